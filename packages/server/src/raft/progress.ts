@@ -1,0 +1,83 @@
+// Progress: what the leader knows of one follower (Raft paper Figure 2 nextIndex/matchIndex) plus the
+// flow-control state of etcd-io/raft's tracker (design.md): a follower starts in `probe`, where one
+// AppendEntries at a time looks for the point our logs match, and moves to `replicate` once it has
+// matched, where appends are pipelined up to maxInflightAppends without waiting for replies.
+
+import { assert } from '../assert.js';
+import { asLogIndex, type LogIndex } from '../ids.js';
+
+export type ProgressState = 'probe' | 'replicate';
+
+export class Progress {
+  matchIndex: LogIndex = asLogIndex(0);
+  nextIndex: LogIndex;
+  state: ProgressState = 'probe';
+  /** In probe: an append is outstanding; wait for its reply or the next heartbeat reply. */
+  probeSent = false;
+  /** Set by any reply from the follower; cleared by the leader's CheckQuorum sweep. */
+  recentActive = false;
+  /** Last index of every pipelined append not yet acknowledged, oldest first. */
+  private readonly inflightLastIndexes: LogIndex[] = [];
+
+  constructor(nextIndex: LogIndex, private readonly maxInflightAppends: number) {
+    assert(maxInflightAppends >= 1, 'at least one append may be in flight');
+    this.nextIndex = nextIndex;
+  }
+
+  isPaused(): boolean {
+    return this.state === 'probe' ? this.probeSent : this.inflightLastIndexes.length >= this.maxInflightAppends;
+  }
+
+  inflightCount(): number {
+    return this.inflightLastIndexes.length;
+  }
+
+  becomeProbe(): void {
+    this.state = 'probe';
+    this.probeSent = false;
+    this.inflightLastIndexes.length = 0;
+    this.nextIndex = asLogIndex(this.matchIndex + 1);
+  }
+
+  becomeProbeAt(nextIndex: LogIndex): void {
+    this.becomeProbe();
+    assert(nextIndex > this.matchIndex, 'probing never goes back over matched entries');
+    this.nextIndex = nextIndex;
+  }
+
+  becomeReplicate(): void {
+    this.state = 'replicate';
+    this.probeSent = false;
+    this.inflightLastIndexes.length = 0;
+    this.nextIndex = asLogIndex(this.matchIndex + 1);
+  }
+
+  /** Record an append covering entries up to lastIndex. */
+  sentAppend(lastIndex: LogIndex, entryCount: number): void {
+    if (this.state === 'replicate') {
+      if (entryCount > 0) {
+        assert(lastIndex >= this.nextIndex, 'pipelined appends move forward');
+        this.nextIndex = asLogIndex(lastIndex + 1);
+        this.inflightLastIndexes.push(lastIndex);
+      }
+    } else {
+      this.probeSent = true;
+    }
+  }
+
+  /** Replicate state, heartbeat reply while the pipeline is full: assume the oldest append was lost. */
+  freeFirstInflight(): void {
+    assert(this.state === 'replicate', 'only a pipeline has in-flight appends to free');
+    this.inflightLastIndexes.shift();
+  }
+
+  /** A success reply: returns whether it told us something new. */
+  acknowledge(matchIndex: LogIndex): boolean {
+    if (matchIndex <= this.matchIndex) return false;
+    this.matchIndex = matchIndex;
+    if (this.nextIndex <= matchIndex) this.nextIndex = asLogIndex(matchIndex + 1);
+    while ((this.inflightLastIndexes[0] ?? Infinity) <= matchIndex) this.inflightLastIndexes.shift();
+    this.probeSent = false;
+    return true;
+  }
+}

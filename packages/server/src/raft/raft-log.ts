@@ -1,0 +1,197 @@
+// RaftLog: the member's view of the log, stable entries (in RaftStorage, on disk) followed by the
+// unstable tail (accepted in memory, handed to the driver in the next Ready, not yet on disk).
+//
+// Invariants (asserted):
+//   firstIndex - 1 ≤ appliedIndex ≤ commitIndex ≤ lastIndex
+//   the unstable tail is contiguous and starts right after the stable entries it does not shadow
+//   committed entries are never truncated (State Machine Safety rests on it)
+
+import { assert } from '../assert.js';
+import { asLogIndex, type LogIndex, type Term } from '../ids.js';
+import { entrySizeBytes, type LogEntry } from './log-entry.js';
+import type { RaftStorage } from './ports.js';
+
+export class RaftLog {
+  /** Index of unstableEntries[0]; stable entries at or after it are shadowed (to be overwritten). */
+  private unstableOffset: LogIndex;
+  private unstableEntries: LogEntry[] = [];
+  commitIndex: LogIndex;
+  /** Highest index handed to the driver for applying. */
+  appliedIndex: LogIndex;
+
+  constructor(private readonly storage: RaftStorage, commitIndex: LogIndex) {
+    this.unstableOffset = asLogIndex(storage.lastIndex() + 1);
+    const snapshotIndex = storage.firstIndex() - 1;
+    assert(commitIndex <= storage.lastIndex(), 'persisted commit index is within the persisted log');
+    this.commitIndex = asLogIndex(Math.max(commitIndex, snapshotIndex));
+    this.appliedIndex = asLogIndex(snapshotIndex);
+  }
+
+  firstIndex(): LogIndex {
+    return this.storage.firstIndex();
+  }
+
+  lastIndex(): LogIndex {
+    const unstableCount = this.unstableEntries.length;
+    return unstableCount > 0 ? asLogIndex(this.unstableOffset + unstableCount - 1) : this.storage.lastIndex();
+  }
+
+  lastTerm(): Term {
+    const lastTerm = this.term(this.lastIndex());
+    assert(lastTerm !== undefined, 'the last entry always has a term');
+    return lastTerm;
+  }
+
+  /** Last index that is on disk and not shadowed by the unstable tail. */
+  stableLastIndex(): LogIndex {
+    return asLogIndex(Math.min(this.storage.lastIndex(), this.unstableOffset - 1));
+  }
+
+  /** Term at index, or undefined when index is compacted away or beyond the log. */
+  term(index: LogIndex): Term | undefined {
+    if (index >= this.unstableOffset) {
+      return this.unstableEntries[index - this.unstableOffset]?.term;
+    }
+    return this.storage.term(index);
+  }
+
+  matchTerm(index: LogIndex, term: Term): boolean {
+    return this.term(index) === term;
+  }
+
+  /** Raft paper §5.4.1: is a log ending at (lastLogTerm, lastLogIndex) at least as up-to-date as ours? */
+  isUpToDate(lastLogIndex: LogIndex, lastLogTerm: Term): boolean {
+    const ourLastTerm = this.lastTerm();
+    return lastLogTerm > ourLastTerm || (lastLogTerm === ourLastTerm && lastLogIndex >= this.lastIndex());
+  }
+
+  /** Entries [low, high) limited to maxBytes (at least one entry when the range is non-empty). */
+  slice(low: LogIndex, high: LogIndex, maxBytes: number): LogEntry[] {
+    assert(low >= this.firstIndex(), 'slice starts inside the log');
+    assert(high <= this.lastIndex() + 1, 'slice ends inside the log');
+    if (low >= high) return [];
+    const result: LogEntry[] = [];
+    let sizeBytes = 0;
+    if (low < this.unstableOffset) {
+      const stableHigh = asLogIndex(Math.min(high, this.unstableOffset));
+      for (const entry of this.storage.entries(low, stableHigh, maxBytes)) {
+        sizeBytes += entrySizeBytes(entry);
+        result.push(entry);
+      }
+      if (result.length < stableHigh - low || sizeBytes >= maxBytes) return result;
+    }
+    const unstableLow = Math.max(low, this.unstableOffset);
+    for (let index = unstableLow; index < high; index++) {
+      const entry = this.unstableEntries[index - this.unstableOffset];
+      assert(entry !== undefined, 'unstable entries are contiguous');
+      sizeBytes += entrySizeBytes(entry);
+      if (result.length > 0 && sizeBytes > maxBytes) break;
+      result.push(entry);
+    }
+    return result;
+  }
+
+  /** Leader-side append of new entries at the end of the log. */
+  append(entries: readonly LogEntry[]): void {
+    for (const entry of entries) {
+      assert(entry.index === this.lastIndex() + 1, 'appended entries extend the log contiguously');
+      assert(entry.term >= this.lastTerm(), 'terms never decrease along the log');
+      if (this.unstableEntries.length === 0) this.unstableOffset = entry.index;
+      this.unstableEntries.push(entry);
+    }
+  }
+
+  /**
+   * Follower-side: entries that follow prevLogIndex in the leader's log. Only the suffix after the first
+   * conflicting entry replaces ours; entries we already have are kept, so a stale or duplicated
+   * AppendEntries never truncates a log that is longer than it (Raft paper Figure 2, receiver step 3).
+   * Returns the index of the last entry the leader sent (the point our log is known to match to).
+   */
+  appendFromLeader(prevLogIndex: LogIndex, entries: readonly LogEntry[]): LogIndex {
+    const lastNewIndex = asLogIndex(prevLogIndex + entries.length);
+    const conflictPosition = entries.findIndex((entry) => !this.matchTerm(entry.index, entry.term));
+    if (conflictPosition === -1) return lastNewIndex;
+    const firstConflicting = entries[conflictPosition];
+    assert(firstConflicting !== undefined, 'conflict position is inside the batch');
+    assert(firstConflicting.index > this.commitIndex, 'a committed entry is never overwritten');
+    this.truncateAndAppend(entries.slice(conflictPosition));
+    return lastNewIndex;
+  }
+
+  private truncateAndAppend(entries: readonly LogEntry[]): void {
+    const first = entries[0];
+    assert(first !== undefined, 'truncateAndAppend gets at least one entry');
+    assert(first.index <= this.lastIndex() + 1, 'no gap before appended entries');
+    if (first.index >= this.unstableOffset) {
+      this.unstableEntries.length = first.index - this.unstableOffset;
+    } else {
+      // The new entries overwrite stable ones: the stable tail from here on is shadowed and the
+      // driver's next persist replaces it.
+      this.unstableOffset = first.index;
+      this.unstableEntries = [];
+    }
+    for (const entry of entries) {
+      assert(entry.index === this.unstableOffset + this.unstableEntries.length, 'unstable tail stays contiguous');
+      this.unstableEntries.push(entry);
+    }
+  }
+
+  /** Entries accepted but not yet on disk. */
+  unstable(): readonly LogEntry[] {
+    return this.unstableEntries;
+  }
+
+  /** The driver persisted entries up to (index, term): they leave the unstable tail. */
+  stableTo(index: LogIndex, term: Term): void {
+    // The tail may have been replaced while the driver was writing (a new leader's entries arrived);
+    // then the write is stale and the replacement still has to be persisted.
+    if (index < this.unstableOffset || this.term(index) !== term) return;
+    this.unstableEntries = this.unstableEntries.slice(index + 1 - this.unstableOffset);
+    this.unstableOffset = asLogIndex(index + 1);
+    assert(this.storage.lastIndex() >= index, 'storage holds what the driver says it persisted');
+  }
+
+  commitTo(index: LogIndex): boolean {
+    if (index <= this.commitIndex) return false; // the commit index never decreases
+    assert(index <= this.lastIndex(), 'commit index stays within the log');
+    this.commitIndex = index;
+    return true;
+  }
+
+  /** Committed entries that are on disk here and not yet handed out for applying. */
+  entriesToApply(maxBytes: number): LogEntry[] {
+    const high = Math.min(this.commitIndex, this.stableLastIndex()) + 1;
+    const low = this.appliedIndex + 1;
+    if (low >= high) return [];
+    return this.slice(asLogIndex(low), asLogIndex(high), maxBytes);
+  }
+
+  appliedTo(index: LogIndex): void {
+    assert(index > this.appliedIndex, 'applied index only moves forward');
+    assert(index <= this.commitIndex, 'only committed entries are applied');
+    this.appliedIndex = index;
+  }
+
+  /**
+   * Fast backtracking hint for a rejected AppendEntries (thesis §5.3 "conflicting term" optimisation):
+   * the first index of the term we hold at rejectedIndex, so the leader can skip the whole term.
+   */
+  firstIndexOfTermAt(index: LogIndex): LogIndex {
+    const conflictTerm = this.term(index);
+    assert(conflictTerm !== undefined, 'hint asked for an index we hold');
+    let first = index;
+    while (first - 1 >= this.firstIndex() && this.term(asLogIndex(first - 1)) === conflictTerm) first = asLogIndex(first - 1);
+    return first;
+  }
+
+  /** Leader side: the last index of term in our log, if we have any entry of that term. */
+  lastIndexOfTerm(term: Term, atOrBefore: LogIndex): LogIndex | undefined {
+    for (let index = Math.min(atOrBefore, this.lastIndex()); index >= this.firstIndex(); index--) {
+      const entryTerm = this.term(asLogIndex(index));
+      assert(entryTerm !== undefined, 'every index in the log has a term');
+      if (entryTerm === term) return asLogIndex(index);
+      if (entryTerm < term) return undefined; // terms only decrease going back
+    }
+    return undefined;
+  }
+}

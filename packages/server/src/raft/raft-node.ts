@@ -1,0 +1,782 @@
+// RaftNode: the pure, synchronous Raft consensus core (etcd-io/raft's RawNode shape).
+//
+// Inputs: tick() for logical time, step(message) for the network, propose(data), readIndex(context)
+// and transferLeadership(to) for the application. Output: ready(), a batch of work the driver must
+// do in order (persist, send, apply), acknowledged with advance(ready). No I/O, clock, timer or
+// ambient randomness: the same inputs always give the same outputs, which is what lets one seed
+// replay a whole cluster in the simulation.
+//
+// Implements the Raft paper (Ongaro & Ousterhout 2014) and thesis (Ongaro 2014): leader election with
+// randomised timeouts drawn from the injected Random (§5.2), PreVote (thesis §9.6), CheckQuorum and
+// the leader lease that protects a healthy leader from disruptive candidates (thesis §6.2, §9.6), log
+// replication with the consistency check and conflict-term backtracking (§5.3), commit of current-term
+// entries only with a no-op on election (§5.4.2), ReadIndex confirmed by a heartbeat quorum
+// (thesis §6.4), leadership transfer with TimeoutNow (thesis §3.10), and flow control (probe /
+// replicate with bounded in-flight appends).
+//
+// Key invariants (asserted; they stay on in production):
+//   - at most one vote per term, and it is persisted before any message of the same Ready is sent
+//   - a leader only ever appends to its own log, never truncates it
+//   - the commit index never decreases and only advances by counting replicas of a current-term entry
+
+import { assert, assertNever } from '../assert.js';
+import { asLogIndex, asTerm, noNode, type LogIndex, type NodeId, type Term } from '../ids.js';
+import { hardStatesEqual, type HardState } from './log-entry.js';
+import type {
+  AppendEntries,
+  AppendEntriesResponse,
+  Heartbeat,
+  HeartbeatResponse,
+  Message,
+  RequestVote,
+  RequestVoteResponse,
+  TimeoutNow,
+} from './messages.js';
+import type { Logger, RaftStorage, Random } from './ports.js';
+import { Progress } from './progress.js';
+import { majorityMatchIndex, majoritySize, voteOutcome } from './quorum.js';
+import { RaftLog } from './raft-log.js';
+import type { ReadState, Ready, Role, SoftState } from './ready.js';
+
+/** Logical timing, in ticks. Every election wait is drawn uniformly from [electionTimeoutTicks, 2×). */
+export interface RaftTiming {
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatIntervalTicks: number;
+}
+
+/** Bounds on everything that could otherwise grow without limit (STYLE §11). */
+export interface RaftLimits {
+  readonly maxEntriesPerAppend: number;
+  readonly maxBytesPerAppend: number;
+  readonly maxInflightAppends: number;
+  /** Proposals appended but not yet committed; further proposals are refused until they commit. */
+  readonly maxUncommittedEntries: number;
+  readonly maxPendingReads: number;
+  readonly maxBytesPerApply: number;
+}
+
+export const defaultRaftLimits: RaftLimits = {
+  maxEntriesPerAppend: 256,
+  maxBytesPerAppend: 1024 * 1024,
+  maxInflightAppends: 64,
+  maxUncommittedEntries: 8192,
+  maxPendingReads: 4096,
+  maxBytesPerApply: 4 * 1024 * 1024,
+};
+
+export interface RaftNodeOptions {
+  readonly nodeId: NodeId;
+  /** The voting members, this one included. */
+  readonly voters: readonly NodeId[];
+  readonly storage: RaftStorage;
+  readonly random: Random;
+  readonly logger: Logger;
+  readonly timing: RaftTiming;
+  readonly limits: RaftLimits;
+  /** Thesis §9.6: probe with a PreVote round before bumping the term. */
+  readonly preVote: boolean;
+  /** Thesis §6.2: a leader steps down when it stops hearing from a majority; followers honour its lease. */
+  readonly checkQuorum: boolean;
+}
+
+export type RefusalReason = 'NotLeader' | 'LeadershipTransferInProgress' | 'TooManyPending';
+
+export type ProposeResult =
+  | { readonly accepted: true; readonly index: LogIndex; readonly term: Term }
+  | { readonly accepted: false; readonly reason: RefusalReason; readonly leaderId: NodeId };
+
+export type ReadIndexResult = { readonly accepted: true } | { readonly accepted: false; readonly reason: RefusalReason; readonly leaderId: NodeId };
+
+interface PendingRead {
+  readonly requestContext: string;
+  readonly index: LogIndex;
+  readonly round: number;
+}
+
+export interface RaftStatus {
+  readonly nodeId: NodeId;
+  readonly role: Role;
+  readonly term: Term;
+  readonly leaderId: NodeId;
+  readonly votedFor: NodeId;
+  readonly commitIndex: LogIndex;
+  readonly appliedIndex: LogIndex;
+  readonly lastIndex: LogIndex;
+  readonly leadTransferee: NodeId;
+  readonly progress: ReadonlyMap<NodeId, { readonly matchIndex: LogIndex; readonly nextIndex: LogIndex; readonly state: string }>;
+}
+
+export class RaftNode {
+  readonly nodeId: NodeId;
+  private readonly voters: readonly NodeId[];
+  private readonly random: Random;
+  private readonly logger: Logger;
+  private readonly timing: RaftTiming;
+  private readonly limits: RaftLimits;
+  private readonly preVoteEnabled: boolean;
+  private readonly checkQuorumEnabled: boolean;
+  private readonly log: RaftLog;
+
+  // Persistent state (Figure 2); written out through Ready.hardState.
+  private currentTerm: Term;
+  private votedFor: NodeId;
+
+  // Volatile state.
+  private role: Role = 'follower';
+  private leaderId: NodeId = noNode;
+  private electionElapsedTicks = 0;
+  private heartbeatElapsedTicks = 0;
+  private randomizedElectionTimeoutTicks = 0;
+  private readonly votesReceived = new Map<NodeId, boolean>();
+  private readonly progress = new Map<NodeId, Progress>();
+  private leadTransferee: NodeId = noNode;
+  private heartbeatRound = 0;
+  private readonly heartbeatRoundAcked = new Map<NodeId, number>();
+  private pendingReads: PendingRead[] = [];
+  /** Reads that arrived before this leader committed its no-op; it cannot know the commit index yet. */
+  private readsAwaitingFirstCommit: string[] = [];
+  private readStates: ReadState[] = [];
+  private outbox: Message[] = [];
+
+  // What the driver has (or is being handed) already; ready() reports only differences.
+  private lastHardState: HardState;
+  private lastSoftState: SoftState;
+  private readyInFlight = false;
+
+  constructor(options: RaftNodeOptions) {
+    assert(options.voters.includes(options.nodeId), 'a node starts as one of the voters');
+    assert(new Set(options.voters).size === options.voters.length, 'voter ids are unique');
+    assert(options.timing.heartbeatIntervalTicks >= 1, 'heartbeat interval is at least one tick');
+    assert(options.timing.electionTimeoutTicks > options.timing.heartbeatIntervalTicks, 'election timeout exceeds heartbeat interval');
+    assert(options.limits.maxEntriesPerAppend >= 1, 'an append may carry at least one entry');
+    this.nodeId = options.nodeId;
+    this.voters = [...options.voters];
+    this.random = options.random;
+    this.logger = options.logger;
+    this.timing = options.timing;
+    this.limits = options.limits;
+    this.preVoteEnabled = options.preVote;
+    this.checkQuorumEnabled = options.checkQuorum;
+
+    const hardState = options.storage.initialHardState();
+    this.log = new RaftLog(options.storage, hardState.commitIndex);
+    this.currentTerm = hardState.term;
+    this.votedFor = hardState.votedFor;
+    this.lastHardState = hardState;
+    this.lastSoftState = this.softState();
+    this.becomeFollower(this.currentTerm, noNode);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Driving surface
+
+  /** One unit of logical time. The driver calls it on a fixed interval (e.g. every 10 ms). */
+  tick(): void {
+    if (this.role === 'leader') this.tickLeader();
+    else this.tickElection();
+    this.checkInvariants();
+  }
+
+  step(message: Message): void {
+    assert(message.to === this.nodeId, 'messages are delivered to their addressee');
+    assert(message.from !== this.nodeId, 'a node never messages itself');
+    if (!this.stepTerm(message)) return;
+    switch (message.type) {
+      case 'RequestVote':
+        this.handleRequestVote(message);
+        break;
+      case 'RequestVoteResponse':
+        this.handleRequestVoteResponse(message);
+        break;
+      case 'AppendEntries':
+        this.handleAppendEntries(message);
+        break;
+      case 'AppendEntriesResponse':
+        this.handleAppendEntriesResponse(message);
+        break;
+      case 'Heartbeat':
+        this.handleHeartbeat(message);
+        break;
+      case 'HeartbeatResponse':
+        this.handleHeartbeatResponse(message);
+        break;
+      case 'TimeoutNow':
+        this.handleTimeoutNow(message);
+        break;
+      default:
+        assertNever(message, 'unknown message type');
+    }
+    this.checkInvariants();
+  }
+
+  propose(data: Uint8Array): ProposeResult {
+    const refusal = this.refuseUnlessLeader();
+    if (refusal) return refusal;
+    if (this.leadTransferee !== noNode) return { accepted: false, reason: 'LeadershipTransferInProgress', leaderId: this.nodeId };
+    if (this.log.lastIndex() - this.log.commitIndex >= this.limits.maxUncommittedEntries) {
+      return { accepted: false, reason: 'TooManyPending', leaderId: this.nodeId };
+    }
+    const index = asLogIndex(this.log.lastIndex() + 1);
+    this.log.append([{ kind: 'command', index, term: this.currentTerm, data }]);
+    this.broadcastAppend({ allowEmpty: false });
+    this.checkInvariants();
+    return { accepted: true, index, term: this.currentTerm };
+  }
+
+  /**
+   * Linearizable read (thesis §6.4): remember the commit index now, confirm we are still leader with a
+   * heartbeat round acknowledged by a majority, then hand back a ReadState; the driver serves the read
+   * once it has applied up to that index.
+   */
+  readIndex(requestContext: string): ReadIndexResult {
+    const refusal = this.refuseUnlessLeader();
+    if (refusal) return refusal;
+    if (this.pendingReads.length + this.readsAwaitingFirstCommit.length >= this.limits.maxPendingReads) {
+      return { accepted: false, reason: 'TooManyPending', leaderId: this.nodeId };
+    }
+    if (!this.committedInCurrentTerm()) {
+      this.readsAwaitingFirstCommit.push(requestContext);
+      return { accepted: true };
+    }
+    this.startRead(requestContext);
+    this.checkInvariants();
+    return { accepted: true };
+  }
+
+  /** Thesis §3.10: bring `target` up to date, then tell it to campaign at once. */
+  transferLeadership(target: NodeId): ReadIndexResult {
+    const refusal = this.refuseUnlessLeader();
+    if (refusal) return refusal;
+    if (target === this.nodeId || !this.voters.includes(target)) return { accepted: true };
+    if (this.leadTransferee === target) return { accepted: true };
+    this.leadTransferee = target;
+    // The transfer must finish within one election timeout or it is abandoned (tickLeader).
+    this.electionElapsedTicks = 0;
+    this.logger.info({ term: this.currentTerm, target }, 'leadership transfer started');
+    const targetProgress = this.progressOf(target);
+    if (targetProgress.matchIndex === this.log.lastIndex()) this.send({ type: 'TimeoutNow', from: this.nodeId, to: target, term: this.currentTerm });
+    else this.sendAppend(target, { allowEmpty: true });
+    return { accepted: true };
+  }
+
+  hasReady(): boolean {
+    if (this.readyInFlight) return false;
+    return (
+      this.outbox.length > 0 ||
+      this.readStates.length > 0 ||
+      this.log.unstable().length > 0 ||
+      !hardStatesEqual(this.hardState(), this.lastHardState) ||
+      this.softStateChanged() ||
+      (this.log.commitIndex > this.log.appliedIndex && this.log.stableLastIndex() > this.log.appliedIndex)
+    );
+  }
+
+  /** Take the next batch of work. Only one Ready is outstanding at a time; step() may run meanwhile. */
+  ready(): Ready {
+    assert(!this.readyInFlight, 'the previous Ready was advanced before the next is taken');
+    const hardState = this.hardState();
+    const softState = this.softState();
+    const ready: Ready = {
+      hardState: hardStatesEqual(hardState, this.lastHardState) ? undefined : hardState,
+      entriesToPersist: [...this.log.unstable()],
+      messagesToSend: this.outbox,
+      entriesToApply: this.log.entriesToApply(this.limits.maxBytesPerApply),
+      readStates: this.readStates,
+      softState: this.softStateChanged() ? softState : undefined,
+    };
+    this.outbox = [];
+    this.readStates = [];
+    this.lastSoftState = softState;
+    this.readyInFlight = true;
+    return ready;
+  }
+
+  /** The driver has persisted, sent and applied everything in ready. */
+  advance(ready: Ready): void {
+    assert(this.readyInFlight, 'advance follows ready');
+    this.readyInFlight = false;
+    if (ready.hardState) this.lastHardState = ready.hardState;
+    const lastPersisted = ready.entriesToPersist.at(-1);
+    if (lastPersisted) {
+      this.log.stableTo(lastPersisted.index, lastPersisted.term);
+      // The leader's own vote toward commit counts only entries on its own disk (thesis §10.2.1).
+      if (this.role === 'leader') {
+        this.progressOf(this.nodeId).acknowledge(this.log.stableLastIndex());
+        if (this.maybeCommit()) this.broadcastAppend({ allowEmpty: true });
+      }
+    }
+    const lastApplied = ready.entriesToApply.at(-1);
+    if (lastApplied) this.log.appliedTo(lastApplied.index);
+    this.checkInvariants();
+  }
+
+  status(): RaftStatus {
+    const progress = new Map<NodeId, { matchIndex: LogIndex; nextIndex: LogIndex; state: string }>();
+    for (const [peerId, peer] of this.progress) progress.set(peerId, { matchIndex: peer.matchIndex, nextIndex: peer.nextIndex, state: peer.state });
+    return {
+      nodeId: this.nodeId,
+      role: this.role,
+      term: this.currentTerm,
+      leaderId: this.leaderId,
+      votedFor: this.votedFor,
+      commitIndex: this.log.commitIndex,
+      appliedIndex: this.log.appliedIndex,
+      lastIndex: this.log.lastIndex(),
+      leadTransferee: this.leadTransferee,
+      progress,
+    };
+  }
+
+  /** Term of the entry at index, for observers (the simulation's checkers). */
+  termAt(index: LogIndex): Term | undefined {
+    return this.log.term(index);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Role changes: the only places that switch role (etcd-io/raft become*)
+
+  private becomeFollower(term: Term, leaderId: NodeId): void {
+    assert(term >= this.currentTerm, 'terms never go backwards');
+    if (this.role === 'leader' && term === this.currentTerm) this.logger.info({ term }, 'leader stepping down');
+    this.reset(term);
+    this.role = 'follower';
+    this.leaderId = leaderId;
+  }
+
+  private becomePreCandidate(): void {
+    assert(this.role !== 'leader', 'a leader does not campaign');
+    // PreVote changes neither term nor vote: a member that cannot win leaves the cluster undisturbed.
+    this.votesReceived.clear();
+    this.role = 'preCandidate';
+    this.leaderId = noNode;
+  }
+
+  private becomeCandidate(): void {
+    assert(this.role !== 'leader', 'a leader does not campaign');
+    this.reset(asTerm(this.currentTerm + 1));
+    this.votedFor = this.nodeId;
+    this.role = 'candidate';
+  }
+
+  private becomeLeader(): void {
+    assert(this.role === 'candidate', 'only a candidate becomes leader');
+    assert(this.votedFor === this.nodeId, 'a leader voted for itself');
+    this.reset(this.currentTerm);
+    this.role = 'leader';
+    this.leaderId = this.nodeId;
+    const nextIndex = asLogIndex(this.log.lastIndex() + 1);
+    for (const voter of this.voters) {
+      const peer = new Progress(nextIndex, this.limits.maxInflightAppends);
+      peer.recentActive = true; // give every follower a full election timeout to answer
+      this.progress.set(voter, peer);
+    }
+    this.progressOf(this.nodeId).acknowledge(this.log.stableLastIndex());
+    this.progressOf(this.nodeId).becomeReplicate();
+    // §5.4.2 / §8: a leader commits entries of older terms only by committing one of its own.
+    this.log.append([{ kind: 'noop', index: nextIndex, term: this.currentTerm }]);
+    this.logger.info({ term: this.currentTerm, lastIndex: this.log.lastIndex() }, 'became leader');
+    this.broadcastAppend({ allowEmpty: true });
+  }
+
+  /** Shared by every role change that starts a new term or a new reign. */
+  private reset(term: Term): void {
+    if (term !== this.currentTerm) {
+      this.currentTerm = term;
+      this.votedFor = noNode;
+    }
+    this.leaderId = noNode;
+    this.electionElapsedTicks = 0;
+    this.heartbeatElapsedTicks = 0;
+    this.randomizedElectionTimeoutTicks = this.timing.electionTimeoutTicks + this.random.nextInt(this.timing.electionTimeoutTicks);
+    this.votesReceived.clear();
+    this.progress.clear();
+    this.leadTransferee = noNode;
+    this.heartbeatRoundAcked.clear();
+    // Reads in flight cannot be confirmed by a different reign; the driver fails them on role change.
+    this.pendingReads = [];
+    this.readsAwaitingFirstCommit = [];
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Time
+
+  private tickElection(): void {
+    this.electionElapsedTicks++;
+    if (this.electionElapsedTicks >= this.randomizedElectionTimeoutTicks) {
+      this.electionElapsedTicks = 0;
+      this.campaign(this.preVoteEnabled ? 'preVote' : 'election');
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsedTicks++;
+    this.electionElapsedTicks++;
+    if (this.electionElapsedTicks >= this.timing.electionTimeoutTicks) {
+      this.electionElapsedTicks = 0;
+      if (this.checkQuorumEnabled && !this.quorumRecentlyActive()) {
+        this.logger.warn({ term: this.currentTerm }, 'lost contact with a majority; stepping down');
+        this.becomeFollower(this.currentTerm, noNode);
+        return;
+      }
+      if (this.leadTransferee !== noNode) {
+        this.logger.warn({ term: this.currentTerm, target: this.leadTransferee }, 'leadership transfer timed out');
+        this.leadTransferee = noNode;
+      }
+    }
+    if (this.heartbeatElapsedTicks >= this.timing.heartbeatIntervalTicks) {
+      this.heartbeatElapsedTicks = 0;
+      this.broadcastHeartbeat();
+    }
+  }
+
+  private quorumRecentlyActive(): boolean {
+    let activeCount = 0;
+    for (const voter of this.voters) {
+      const peer = this.progressOf(voter);
+      if (voter === this.nodeId || peer.recentActive) activeCount++;
+      if (voter !== this.nodeId) peer.recentActive = false;
+    }
+    return activeCount >= majoritySize(this.voters.length);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Elections
+
+  /**
+   * `preVote` probes without changing state; `election` bumps the term and votes for itself;
+   * `transfer` is an election on TimeoutNow that voters honour even inside a leader lease.
+   */
+  private campaign(kind: 'preVote' | 'election' | 'transfer'): void {
+    if (!this.voters.includes(this.nodeId)) return;
+    const preVote = kind === 'preVote';
+    if (preVote) this.becomePreCandidate();
+    else this.becomeCandidate();
+    const campaignTerm = asTerm(preVote ? this.currentTerm + 1 : this.currentTerm);
+    this.logger.info({ term: this.currentTerm, campaignTerm, kind }, 'starting election');
+    for (const voter of this.voters) {
+      if (voter === this.nodeId) continue;
+      this.send({
+        type: 'RequestVote',
+        from: this.nodeId,
+        to: voter,
+        term: campaignTerm,
+        preVote,
+        leadershipTransfer: kind === 'transfer',
+        lastLogIndex: this.log.lastIndex(),
+        lastLogTerm: this.log.lastTerm(),
+      });
+    }
+    // Our own vote. For a real election it is votedFor already, and it reaches disk in the same Ready
+    // that carries the RequestVote messages, before they are sent. A single voter wins right here.
+    this.recordVote(this.nodeId, true, preVote);
+  }
+
+  private recordVote(voter: NodeId, granted: boolean, preVote: boolean): void {
+    if (!this.votesReceived.has(voter)) this.votesReceived.set(voter, granted);
+    let grantedCount = 0;
+    let rejectedCount = 0;
+    for (const [id, vote] of this.votesReceived) {
+      if (!this.voters.includes(id)) continue;
+      if (vote) grantedCount++;
+      else rejectedCount++;
+    }
+    const outcome = voteOutcome(this.voters.length, grantedCount, rejectedCount);
+    if (outcome === 'won') {
+      if (preVote) this.campaign('election');
+      else this.becomeLeader();
+    } else if (outcome === 'lost') {
+      this.becomeFollower(this.currentTerm, noNode);
+    }
+  }
+
+  private handleRequestVote(message: RequestVote): void {
+    // stepTerm has already moved us to message.term for a real vote of a higher term; a PreVote never moves it.
+    const canVote =
+      this.votedFor === message.from ||
+      (this.votedFor === noNode && this.leaderId === noNode && message.term === this.currentTerm) ||
+      (message.preVote && message.term > this.currentTerm);
+    const upToDate = this.log.isUpToDate(message.lastLogIndex, message.lastLogTerm);
+    const voteGranted = canVote && upToDate;
+    if (voteGranted && !message.preVote) {
+      assert(this.votedFor === noNode || this.votedFor === message.from, 'at most one vote per term');
+      this.votedFor = message.from;
+      this.electionElapsedTicks = 0; // granting a vote defers our own candidacy (§5.2)
+    }
+    this.logger.debug({ term: this.currentTerm, candidate: message.from, preVote: message.preVote, voteGranted }, 'vote request');
+    this.send({
+      type: 'RequestVoteResponse',
+      from: this.nodeId,
+      to: message.from,
+      // A granted PreVote answers in the candidate's prospective term so it is not discarded as stale.
+      term: voteGranted && message.preVote ? message.term : this.currentTerm,
+      preVote: message.preVote,
+      voteGranted,
+    });
+  }
+
+  private handleRequestVoteResponse(message: RequestVoteResponse): void {
+    if (message.preVote && this.role === 'preCandidate') this.recordVote(message.from, message.voteGranted, true);
+    else if (!message.preVote && this.role === 'candidate') this.recordVote(message.from, message.voteGranted, false);
+  }
+
+  private handleTimeoutNow(_message: TimeoutNow): void {
+    if (this.role === 'leader') return;
+    this.logger.info({ term: this.currentTerm }, 'received TimeoutNow; campaigning for leadership transfer');
+    this.campaign('transfer');
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Term rules common to every message (Figure 2 "Rules for Servers"; etcd-io/raft Step)
+
+  /** Returns false when the message must be dropped. */
+  private stepTerm(message: Message): boolean {
+    if (message.term > this.currentTerm) {
+      if (message.type === 'RequestVote') {
+        // Leader lease (thesis §6.2 with CheckQuorum): while we hear from a live leader, a vote request
+        // comes from a member that merely lost contact; ignoring it keeps it from deposing the leader.
+        const inLease = this.checkQuorumEnabled && this.leaderId !== noNode && this.electionElapsedTicks < this.timing.electionTimeoutTicks;
+        if (inLease && !message.leadershipTransfer) return false;
+        if (message.preVote) return true; // PreVote never changes our term
+      }
+      if (message.type === 'RequestVoteResponse' && message.preVote && message.voteGranted) return true;
+      const fromLeader = message.type === 'AppendEntries' || message.type === 'Heartbeat';
+      this.becomeFollower(message.term, fromLeader ? message.from : noNode);
+      return true;
+    }
+    if (message.term < this.currentTerm) {
+      if (message.type === 'AppendEntries' || message.type === 'Heartbeat') {
+        // Tell a stale leader our term so it steps down; without PreVote's term bump being avoided
+        // this also unsticks a member that raised its term while partitioned.
+        this.send({
+          type: 'AppendEntriesResponse',
+          from: this.nodeId,
+          to: message.from,
+          term: this.currentTerm,
+          success: false,
+          matchIndex: asLogIndex(0),
+          conflictTerm: undefined,
+          conflictIndex: asLogIndex(0),
+        });
+      } else if (message.type === 'RequestVote' && message.preVote) {
+        this.send({ type: 'RequestVoteResponse', from: this.nodeId, to: message.from, term: this.currentTerm, preVote: true, voteGranted: false });
+      }
+      return false;
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Replication, follower side
+
+  private acceptLeader(leaderId: NodeId): void {
+    if (this.role !== 'follower') this.becomeFollower(this.currentTerm, leaderId);
+    assert(this.leaderId === noNode || this.leaderId === leaderId, 'one leader per term');
+    this.leaderId = leaderId;
+    this.electionElapsedTicks = 0;
+  }
+
+  private handleAppendEntries(message: AppendEntries): void {
+    assert(this.role !== 'leader', 'two leaders in one term');
+    this.acceptLeader(message.from);
+    const reply = { type: 'AppendEntriesResponse', from: this.nodeId, to: message.from, term: this.currentTerm } as const;
+    if (message.prevLogIndex < this.log.commitIndex) {
+      // Everything up to our commit index already matches any leader of this term; tell it so.
+      this.send({ ...reply, success: true, matchIndex: this.log.commitIndex, conflictTerm: undefined, conflictIndex: asLogIndex(0) });
+      return;
+    }
+    if (!this.log.matchTerm(message.prevLogIndex, message.prevLogTerm)) {
+      const ourLastIndex = this.log.lastIndex();
+      const conflictTerm = message.prevLogIndex <= ourLastIndex ? this.log.term(message.prevLogIndex) : undefined;
+      const conflictIndex = conflictTerm === undefined ? asLogIndex(ourLastIndex + 1) : this.log.firstIndexOfTermAt(message.prevLogIndex);
+      this.send({ ...reply, success: false, matchIndex: message.prevLogIndex, conflictTerm, conflictIndex });
+      return;
+    }
+    const lastNewIndex = this.log.appendFromLeader(message.prevLogIndex, message.entries);
+    // Commit no further than the entries this message proved to match the leader's log.
+    this.log.commitTo(asLogIndex(Math.min(message.leaderCommit, lastNewIndex)));
+    this.send({ ...reply, success: true, matchIndex: lastNewIndex, conflictTerm: undefined, conflictIndex: asLogIndex(0) });
+  }
+
+  private handleHeartbeat(message: Heartbeat): void {
+    assert(this.role !== 'leader', 'two leaders in one term');
+    this.acceptLeader(message.from);
+    // The leader caps leaderCommit at our matchIndex, so this never commits entries it did not confirm.
+    this.log.commitTo(asLogIndex(Math.min(message.leaderCommit, this.log.lastIndex())));
+    this.send({ type: 'HeartbeatResponse', from: this.nodeId, to: message.from, term: this.currentTerm, round: message.round });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Replication, leader side
+
+  private handleAppendEntriesResponse(message: AppendEntriesResponse): void {
+    if (this.role !== 'leader') return;
+    const peer = this.progress.get(message.from);
+    if (!peer) return;
+    peer.recentActive = true;
+    if (!message.success) {
+      this.handleRejectedAppend(peer, message);
+      return;
+    }
+    const advanced = peer.acknowledge(message.matchIndex);
+    // A success reply in probe means the logs match up to matchIndex: start pipelining from there.
+    if (peer.state === 'probe' && message.matchIndex >= peer.matchIndex) peer.becomeReplicate();
+    if (advanced && this.maybeCommit()) this.broadcastAppend({ allowEmpty: true });
+    else this.sendAppend(message.from, { allowEmpty: false });
+    if (message.from === this.leadTransferee && peer.matchIndex === this.log.lastIndex()) {
+      this.send({ type: 'TimeoutNow', from: this.nodeId, to: message.from, term: this.currentTerm });
+    }
+  }
+
+  private handleRejectedAppend(peer: Progress, message: AppendEntriesResponse): void {
+    // A rejection of an index at or below what the follower already matched is a stale reply.
+    if (message.matchIndex <= peer.matchIndex) return;
+    if (peer.state === 'probe' && message.matchIndex !== peer.nextIndex - 1) return; // not our current probe
+    let nextIndex = message.conflictIndex;
+    if (message.conflictTerm !== undefined) {
+      const lastOfTerm = this.log.lastIndexOfTerm(message.conflictTerm, message.matchIndex);
+      if (lastOfTerm !== undefined) nextIndex = asLogIndex(lastOfTerm + 1);
+    }
+    // Never jump forward past the rejected index, never back over matched entries.
+    nextIndex = asLogIndex(Math.max(peer.matchIndex + 1, Math.min(nextIndex, message.matchIndex)));
+    peer.becomeProbeAt(nextIndex);
+    this.sendAppend(message.from, { allowEmpty: true });
+  }
+
+  private handleHeartbeatResponse(message: HeartbeatResponse): void {
+    if (this.role !== 'leader') return;
+    const peer = this.progress.get(message.from);
+    if (!peer) return;
+    peer.recentActive = true;
+    // A heartbeat reply unpauses a probe whose append was lost, and frees a pipeline slot so that an
+    // append lost in replicate state is found out: the next append is rejected and we probe back.
+    peer.probeSent = false;
+    if (peer.state === 'replicate' && peer.isPaused()) peer.freeFirstInflight();
+    if (peer.matchIndex < this.log.lastIndex()) this.sendAppend(message.from, { allowEmpty: true });
+    const acked = this.heartbeatRoundAcked.get(message.from) ?? 0;
+    if (message.round > acked) {
+      this.heartbeatRoundAcked.set(message.from, message.round);
+      this.releaseConfirmedReads();
+    }
+  }
+
+  /** allowEmpty: send even with no new entries (to probe, or to carry a new commit index). */
+  private sendAppend(to: NodeId, options: { readonly allowEmpty: boolean }): void {
+    const peer = this.progressOf(to);
+    if (peer.isPaused()) return;
+    if (!options.allowEmpty && peer.nextIndex > this.log.lastIndex()) return;
+    const prevLogIndex = asLogIndex(peer.nextIndex - 1);
+    const prevLogTerm = this.log.term(prevLogIndex);
+    // Without snapshots the whole log is present; compaction (a later issue) adds InstallSnapshot here.
+    assert(prevLogTerm !== undefined, 'the entry before nextIndex is in the leader log');
+    const high = asLogIndex(Math.min(this.log.lastIndex() + 1, peer.nextIndex + this.limits.maxEntriesPerAppend));
+    const entries = this.log.slice(peer.nextIndex, high, this.limits.maxBytesPerAppend);
+    const lastIndex = asLogIndex(prevLogIndex + entries.length);
+    this.send({
+      type: 'AppendEntries',
+      from: this.nodeId,
+      to,
+      term: this.currentTerm,
+      prevLogIndex,
+      prevLogTerm,
+      entries,
+      leaderCommit: this.log.commitIndex,
+    });
+    peer.sentAppend(lastIndex, entries.length);
+  }
+
+  private broadcastAppend(options: { readonly allowEmpty: boolean }): void {
+    for (const voter of this.voters) if (voter !== this.nodeId) this.sendAppend(voter, options);
+  }
+
+  private broadcastHeartbeat(): number {
+    const round = ++this.heartbeatRound;
+    for (const voter of this.voters) {
+      if (voter === this.nodeId) continue;
+      const leaderCommit = asLogIndex(Math.min(this.progressOf(voter).matchIndex, this.log.commitIndex));
+      this.send({ type: 'Heartbeat', from: this.nodeId, to: voter, term: this.currentTerm, leaderCommit, round });
+    }
+    return round;
+  }
+
+  /** Advance the commit index to what a majority has matched, if that entry is from our term. */
+  private maybeCommit(): boolean {
+    const matchIndexes = this.voters.map((voter) => this.progressOf(voter).matchIndex);
+    const candidate = majorityMatchIndex(matchIndexes);
+    if (candidate <= this.log.commitIndex) return false;
+    // Figure 8: counting replicas is only safe for an entry of the current term.
+    if (this.log.term(candidate) !== this.currentTerm) return false;
+    const wasCommittedInTerm = this.committedInCurrentTerm();
+    this.log.commitTo(candidate);
+    if (!wasCommittedInTerm) {
+      const waiting = this.readsAwaitingFirstCommit;
+      this.readsAwaitingFirstCommit = [];
+      for (const requestContext of waiting) this.startRead(requestContext);
+    }
+    return true;
+  }
+
+  private committedInCurrentTerm(): boolean {
+    return this.log.term(this.log.commitIndex) === this.currentTerm;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // ReadIndex
+
+  private startRead(requestContext: string): void {
+    assert(this.committedInCurrentTerm(), 'a read index is taken only once the leader committed in its term');
+    const round = this.voters.length === 1 ? this.heartbeatRound : this.broadcastHeartbeat();
+    this.pendingReads.push({ requestContext, index: this.log.commitIndex, round });
+    this.releaseConfirmedReads();
+  }
+
+  private releaseConfirmedReads(): void {
+    const needed = majoritySize(this.voters.length);
+    while (this.pendingReads.length > 0) {
+      const read = this.pendingReads[0];
+      assert(read !== undefined, 'non-empty queue has a head');
+      let confirmations = 1; // ourselves
+      for (const [, round] of this.heartbeatRoundAcked) if (round >= read.round) confirmations++;
+      if (confirmations < needed) return;
+      this.pendingReads.shift();
+      this.readStates.push({ requestContext: read.requestContext, index: read.index });
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Helpers
+
+  private refuseUnlessLeader(): { accepted: false; reason: RefusalReason; leaderId: NodeId } | undefined {
+    return this.role === 'leader' ? undefined : { accepted: false, reason: 'NotLeader', leaderId: this.leaderId };
+  }
+
+  private progressOf(id: NodeId): Progress {
+    const peer = this.progress.get(id);
+    assert(peer !== undefined, 'the leader tracks progress for every voter');
+    return peer;
+  }
+
+  private send(message: Message): void {
+    this.outbox.push(message);
+  }
+
+  private hardState(): HardState {
+    return { term: this.currentTerm, votedFor: this.votedFor, commitIndex: this.log.commitIndex };
+  }
+
+  private softState(): SoftState {
+    return { role: this.role, leaderId: this.leaderId, term: this.currentTerm };
+  }
+
+  private softStateChanged(): boolean {
+    const current = this.softState();
+    return current.role !== this.lastSoftState.role || current.leaderId !== this.lastSoftState.leaderId || current.term !== this.lastSoftState.term;
+  }
+
+  private checkInvariants(): void {
+    assert(this.log.commitIndex <= this.log.lastIndex(), 'commit index within the log');
+    assert(this.log.appliedIndex <= this.log.commitIndex, 'applied index never passes commit index');
+    assert(this.role !== 'leader' || this.leaderId === this.nodeId, 'a leader knows itself as leader');
+    assert(this.role !== 'candidate' || this.votedFor === this.nodeId, 'a candidate voted for itself');
+    assert(this.role === 'leader' || this.progress.size === 0, 'only a leader tracks progress');
+  }
+}
