@@ -327,6 +327,10 @@ export class RaftNode {
     };
   }
 
+  currentCommitIndex(): LogIndex {
+    return this.log.commitIndex;
+  }
+
   /** Term of the entry at index, for observers (the simulation's checkers). */
   termAt(index: LogIndex): Term | undefined {
     return this.log.term(index);
@@ -763,7 +767,8 @@ export class RaftNode {
     return { term: this.currentTerm, votedFor: this.votedFor, commitIndex: this.log.commitIndex };
   }
 
-  private softState(): SoftState {
+  /** Role, leader and term right now (cheap; status() is the full picture). */
+  softState(): SoftState {
     return { role: this.role, leaderId: this.leaderId, term: this.currentTerm };
   }
 
