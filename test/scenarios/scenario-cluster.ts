@@ -80,7 +80,8 @@ export class ScenarioCluster {
   }
 
   /** Give a member a log (terms of entries 1..n) before anything runs, as in the paper's figures. */
-  presetLog(id: NodeId, preset: PresetLog): void {
+  presetLog(member: NodeId | string, preset: PresetLog): void {
+    const id = member as NodeId;
     const storage = new MemoryStorage();
     const entries: LogEntry[] = preset.terms.map((term, position) => ({
       kind: 'command',

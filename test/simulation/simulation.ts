@@ -90,6 +90,7 @@ export interface SimulationResult {
 const traceLength = 400;
 const livenessMarkerEveryMs = 100;
 const settleMs = 1000;
+const crashAfterVoteProbability = 0.3;
 /** Proposal backpressure in the simulation: a small bound keeps the backlog a healed cluster must drain short. */
 const maxUncommittedEntries = 256;
 const maxEvents = 5_000_000;
@@ -279,6 +280,15 @@ export class Simulation {
     member.storage.persist(ready.hardState, ready.entriesToPersist);
     this.checker.onPersist(nodeId, ready.entriesToPersist);
     for (const message of ready.messagesToSend) this.send(message);
+    if (this.shouldCrashAfterVote(ready)) {
+      // BUGGIFY (FoundationDB): crash right after a vote leaves, where a vote that was not durable
+      // would be forgotten and cast again in the same term.
+      this.record(`crash ${nodeId} right after voting`);
+      this.stats.crashes++;
+      this.crashMember(member);
+      this.queue.push(this.nowMs + this.random.between(1, 30), { kind: 'restart', nodeId });
+      return;
+    }
     for (const entry of ready.entriesToApply) {
       this.checker.onApply(nodeId, entry);
       if (entry.kind !== 'command') continue;
@@ -304,6 +314,12 @@ export class Simulation {
     }
     member.node.advance(ready);
     this.afterActivity(member);
+  }
+
+  private shouldCrashAfterVote(ready: Ready): boolean {
+    if (!this.faultsActive || this.options.faults.crashEveryMs === 0) return false;
+    const votedNow = ready.messagesToSend.some((message) => message.type === 'RequestVoteResponse' && message.voteGranted && !message.preVote);
+    return votedNow && this.random.chance(crashAfterVoteProbability);
   }
 
   private acknowledge(key: string, index: number): void {

@@ -1,0 +1,140 @@
+// Unit tests of RaftLog: the follower-side log rules of Raft paper Figure 2 (AppendEntries receiver
+// rules 2-5), the up-to-date comparison of §5.4.1, and the stable/unstable split the driver relies on.
+
+import { describe, expect, test } from 'vitest';
+import { asLogIndex, asTerm, noNode } from '../ids.js';
+import { AssertionError } from '../assert.js';
+import { MemoryStorage } from '../testing/memory-storage.js';
+import { entryOverheadBytes, type LogEntry } from './log-entry.js';
+import { RaftLog } from './raft-log.js';
+
+function entry(index: number, term: number, bytes = 0): LogEntry {
+  return { kind: 'command', index: asLogIndex(index), term: asTerm(term), data: new Uint8Array(bytes) };
+}
+
+function logWith(terms: readonly number[], commitIndex = 0): { log: RaftLog; storage: MemoryStorage } {
+  const storage = new MemoryStorage();
+  storage.persist(
+    { term: asTerm(terms.at(-1) ?? 0), votedFor: noNode, commitIndex: asLogIndex(commitIndex) },
+    terms.map((term, position) => entry(position + 1, term)),
+  );
+  return { log: new RaftLog(storage, asLogIndex(commitIndex)), storage };
+}
+
+const termsOf = (log: RaftLog): number[] => Array.from({ length: log.lastIndex() }, (_, position) => log.term(asLogIndex(position + 1)) ?? -1);
+
+describe('RaftLog.appendFromLeader (Raft paper Figure 2, AppendEntries receiver)', () => {
+  test('a stale AppendEntries whose entries the follower already has does not truncate its log', () => {
+    // Raft paper Figure 2 receiver rule 3
+    const { log } = logWith([1, 1, 1, 1, 1]);
+    expect(log.appendFromLeader(asLogIndex(1), [entry(2, 1)])).toBe(2);
+    expect(log.lastIndex()).toBe(5);
+    expect(log.unstable()).toEqual([]);
+  });
+
+  test('an existing entry that conflicts is deleted with all that follow it, then the new entries are appended', () => {
+    // Raft paper Figure 2 receiver rules 3-4
+    const { log } = logWith([1, 1, 2, 2, 2]);
+    expect(log.appendFromLeader(asLogIndex(2), [entry(3, 2), entry(4, 3)])).toBe(4);
+    expect(termsOf(log)).toEqual([1, 1, 2, 3]);
+    // Only the replaced suffix is unstable (to be persisted); entry 3 stayed as it was.
+    expect(log.unstable().map((unstable) => unstable.index)).toEqual([4]);
+    expect(log.stableLastIndex()).toBe(3);
+  });
+
+  test('a committed entry is never overwritten', () => {
+    // Raft paper §5.4, State Machine Safety
+    const { log } = logWith([1, 1, 2], 3);
+    expect(() => log.appendFromLeader(asLogIndex(2), [entry(3, 3)])).toThrow(AssertionError);
+  });
+
+  test('new entries past the end of the log are appended', () => {
+    // Raft paper Figure 2 receiver rule 4
+    const { log } = logWith([1]);
+    expect(log.appendFromLeader(asLogIndex(1), [entry(2, 1), entry(3, 2)])).toBe(3);
+    expect(termsOf(log)).toEqual([1, 1, 2]);
+  });
+});
+
+describe('RaftLog.isUpToDate (Raft paper §5.4.1)', () => {
+  const { log } = logWith([1, 1, 2]);
+  test('a log with a higher last term is more up-to-date, however short', () => {
+    // Raft paper §5.4.1
+    expect(log.isUpToDate(asLogIndex(1), asTerm(3))).toBe(true);
+  });
+  test('a log with a lower last term is not, however long', () => {
+    // Raft paper §5.4.1
+    expect(log.isUpToDate(asLogIndex(50), asTerm(1))).toBe(false);
+  });
+  test('with the same last term the longer log is more up-to-date, and equal length counts as up-to-date', () => {
+    // Raft paper §5.4.1
+    expect(log.isUpToDate(asLogIndex(2), asTerm(2))).toBe(false);
+    expect(log.isUpToDate(asLogIndex(3), asTerm(2))).toBe(true);
+    expect(log.isUpToDate(asLogIndex(4), asTerm(2))).toBe(true);
+  });
+});
+
+describe('RaftLog conflict hints (Raft paper §5.3)', () => {
+  test('firstIndexOfTermAt finds the first index of the term held at an index', () => {
+    // Raft paper §5.3
+    const { log } = logWith([1, 1, 2, 2, 2, 3]);
+    expect(log.firstIndexOfTermAt(asLogIndex(5))).toBe(3);
+    expect(log.firstIndexOfTermAt(asLogIndex(2))).toBe(1);
+    expect(log.firstIndexOfTermAt(asLogIndex(6))).toBe(6);
+  });
+
+  test('lastIndexOfTerm finds the leader-side last index of a term, or none', () => {
+    // Raft paper §5.3
+    const { log } = logWith([1, 1, 2, 2, 4, 4]);
+    expect(log.lastIndexOfTerm(asTerm(2), asLogIndex(6))).toBe(4);
+    expect(log.lastIndexOfTerm(asTerm(4), asLogIndex(5))).toBe(5);
+    expect(log.lastIndexOfTerm(asTerm(3), asLogIndex(6))).toBeUndefined();
+    expect(log.lastIndexOfTerm(asTerm(2), asLogIndex(2))).toBeUndefined();
+  });
+});
+
+describe('RaftLog slicing and stability', () => {
+  test('slice stops at maxBytes but always returns at least one entry', () => {
+    // Raft paper §5.3 nextIndex/matchIndex; flow control as in etcd-io/raft (probe/replicate, bounded inflight)
+    const storage = new MemoryStorage();
+    const log = new RaftLog(storage, asLogIndex(0));
+    log.append([entry(1, 1, 100), entry(2, 1, 10), entry(3, 1, 10), entry(4, 1, 10)]);
+    expect(log.slice(asLogIndex(1), asLogIndex(5), 50).map((sliced) => sliced.index)).toEqual([1]);
+    const small = 2 * (10 + entryOverheadBytes);
+    expect(log.slice(asLogIndex(2), asLogIndex(5), small).map((sliced) => sliced.index)).toEqual([2, 3]);
+    // Across the stable/unstable boundary too.
+    storage.persist(undefined, log.unstable().slice(0, 2));
+    log.stableTo(asLogIndex(2), asTerm(1));
+    expect(log.slice(asLogIndex(2), asLogIndex(5), small).map((sliced) => sliced.index)).toEqual([2, 3]);
+    expect(log.slice(asLogIndex(1), asLogIndex(5), 1_000).map((sliced) => sliced.index)).toEqual([1, 2, 3, 4]);
+  });
+
+  test('a persisted write that was overtaken by a replacement does not mark the replacement stable', () => {
+    // Raft thesis (Ongaro 2014) §3.8 driver contract
+    const { log, storage } = logWith([1]);
+    log.appendFromLeader(asLogIndex(1), [entry(2, 1), entry(3, 1)]);
+    const written = [...log.unstable()];
+    // While the driver writes entries 2-3 of term 1, a new leader replaces entry 3.
+    log.appendFromLeader(asLogIndex(2), [entry(3, 2)]);
+    storage.persist(undefined, written);
+    log.stableTo(asLogIndex(3), asTerm(1));
+    expect(log.unstable().map((unstable) => [unstable.index, unstable.term])).toEqual([
+      [2, 1],
+      [3, 2],
+    ]);
+  });
+
+  test('the commit index never decreases and entries are applied only once stable', () => {
+    // Raft paper Figure 2
+    const storage = new MemoryStorage();
+    const log = new RaftLog(storage, asLogIndex(0));
+    log.append([entry(1, 1), entry(2, 1)]);
+    expect(log.commitTo(asLogIndex(2))).toBe(true);
+    expect(log.commitTo(asLogIndex(1))).toBe(false);
+    expect(log.commitIndex).toBe(2);
+    expect(log.entriesToApply(1_000)).toEqual([]);
+    storage.persist(undefined, log.unstable());
+    log.stableTo(asLogIndex(2), asTerm(1));
+    expect(log.entriesToApply(1_000).map((applied) => applied.index)).toEqual([1, 2]);
+  });
+});
