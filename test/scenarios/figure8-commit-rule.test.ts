@@ -9,7 +9,8 @@
 // the term-2 entry here and receives it from S1 in (c), which gives the same logs as the figure's (c).
 //
 // One entry per AppendEntries, so S1 can hand S2 and S3 the term-2 entry without its term-4 entry.
-// CheckQuorum is off: the figure is about the commit rule, and the leader lease would only slow S5.
+// PreVote and CheckQuorum are off: the figure is about the commit rule of classic Raft, and the
+// leader lease they bring would only keep S5 from campaigning while the others hear from S1.
 
 import { describe, expect, test } from 'vitest';
 import { asNodeId, type LogEntry, type Message } from '@raftlock/server/testing';
@@ -18,7 +19,7 @@ import { ScenarioCluster } from './scenario-cluster.js';
 const appliedOf = (cluster: ScenarioCluster, id: string): readonly LogEntry[] => cluster.applied.get(asNodeId(id)) ?? [];
 
 function figure8Cluster(): ScenarioCluster {
-  const cluster = new ScenarioCluster({ nodeCount: 5, seed: 8, checkQuorum: false, limits: { maxEntriesPerAppend: 1 } });
+  const cluster = new ScenarioCluster({ nodeCount: 5, seed: 8, preVote: false, checkQuorum: false, limits: { maxEntriesPerAppend: 1 } });
   cluster.presetLog('n1', { terms: [1, 2], currentTerm: 3, sharedHistory: true });
   for (const id of ['n2', 'n3', 'n4']) cluster.presetLog(id, { terms: [1], currentTerm: 3, sharedHistory: true });
   cluster.presetLog('n5', { terms: [1, 3], currentTerm: 3, sharedHistory: true });

@@ -66,6 +66,12 @@ export interface HeartbeatResponse extends Envelope {
 /** Leadership transfer (thesis §3.10): the target campaigns at once, skipping PreVote. */
 export interface TimeoutNow extends Envelope {
   readonly type: 'TimeoutNow';
+  /**
+   * The leader's last index when it sent this. The target only campaigns while its log ends exactly
+   * there and it still follows the sender: a TimeoutNow that arrives after the transfer was abandoned
+   * (and the leader moved on) must not depose a healthy leader.
+   */
+  readonly lastLogIndex: LogIndex;
 }
 
 export type Message =

@@ -7,7 +7,7 @@
 //   committed entries are never truncated (State Machine Safety rests on it)
 
 import { assert } from '../assert.js';
-import { asLogIndex, type LogIndex, type Term } from '../ids.js';
+import { asLogIndex, asTerm, type LogIndex, type Term } from '../ids.js';
 import { entrySizeBytes, type LogEntry } from './log-entry.js';
 import type { RaftStorage } from './ports.js';
 
@@ -174,24 +174,36 @@ export class RaftLog {
 
   /**
    * Fast backtracking hint for a rejected AppendEntries (thesis §5.3 "conflicting term" optimisation):
-   * the first index of the term we hold at rejectedIndex, so the leader can skip the whole term.
+   * the first index of the term we hold at `index`, so the leader can skip the whole term.
    */
   firstIndexOfTermAt(index: LogIndex): LogIndex {
     const conflictTerm = this.term(index);
     assert(conflictTerm !== undefined, 'hint asked for an index we hold');
-    let first = index;
-    while (first - 1 >= this.firstIndex() && this.term(asLogIndex(first - 1)) === conflictTerm) first = asLogIndex(first - 1);
-    return first;
+    // Terms never decrease along the log: binary search for the first index whose term is ≥ conflictTerm.
+    return this.firstIndexWithTermAtLeast(conflictTerm, this.firstIndex(), index);
   }
 
-  /** Leader side: the last index of term in our log, if we have any entry of that term. */
+  /** Leader side: the last index of `term` at or before `atOrBefore`, if we have any entry of that term. */
   lastIndexOfTerm(term: Term, atOrBefore: LogIndex): LogIndex | undefined {
-    for (let index = Math.min(atOrBefore, this.lastIndex()); index >= this.firstIndex(); index--) {
-      const entryTerm = this.term(asLogIndex(index));
-      assert(entryTerm !== undefined, 'every index in the log has a term');
-      if (entryTerm === term) return asLogIndex(index);
-      if (entryTerm < term) return undefined; // terms only decrease going back
+    const high = asLogIndex(Math.min(atOrBefore, this.lastIndex()));
+    if (high < this.firstIndex()) return undefined;
+    // The first index whose term exceeds `term`, minus one, is the last index of `term` (if it is `term`).
+    const firstAbove = this.firstIndexWithTermAtLeast(asTerm(term + 1), this.firstIndex(), asLogIndex(high + 1));
+    const candidate = asLogIndex(firstAbove - 1);
+    return candidate >= this.firstIndex() && this.term(candidate) === term ? candidate : undefined;
+  }
+
+  /** Smallest index in [low, high] whose term is ≥ term; high when none below it is. */
+  private firstIndexWithTermAtLeast(term: Term, low: LogIndex, high: LogIndex): LogIndex {
+    let lowIndex: number = low;
+    let highIndex: number = high;
+    while (lowIndex < highIndex) {
+      const middle = Math.floor((lowIndex + highIndex) / 2);
+      const middleTerm = this.term(asLogIndex(middle));
+      assert(middleTerm !== undefined, 'every index in the searched range has a term');
+      if (middleTerm >= term) highIndex = middle;
+      else lowIndex = middle + 1;
     }
-    return undefined;
+    return asLogIndex(lowIndex);
   }
 }

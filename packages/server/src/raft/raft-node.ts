@@ -126,6 +126,7 @@ export class RaftNode {
   private leaderId: NodeId = noNode;
   private electionElapsedTicks = 0;
   private heartbeatElapsedTicks = 0;
+  private transferElapsedTicks = 0;
   private randomizedElectionTimeoutTicks = 0;
   private readonly votesReceived = new Map<NodeId, boolean>();
   private readonly progress = new Map<NodeId, Progress>();
@@ -141,7 +142,7 @@ export class RaftNode {
   // What the driver has (or is being handed) already; ready() reports only differences.
   private lastHardState: HardState;
   private lastSoftState: SoftState;
-  private readyInFlight = false;
+  private readyInFlight: Ready | undefined;
 
   constructor(options: RaftNodeOptions) {
     assert(options.voters.includes(options.nodeId), 'a node starts as one of the voters');
@@ -238,7 +239,7 @@ export class RaftNode {
       this.readsAwaitingFirstCommit.push(requestContext);
       return { accepted: true };
     }
-    this.startRead(requestContext);
+    this.startReads([requestContext]);
     this.checkInvariants();
     return { accepted: true };
   }
@@ -250,17 +251,18 @@ export class RaftNode {
     if (target === this.nodeId || !this.voters.includes(target)) return { accepted: true };
     if (this.leadTransferee === target) return { accepted: true };
     this.leadTransferee = target;
-    // The transfer must finish within one election timeout or it is abandoned (tickLeader).
-    this.electionElapsedTicks = 0;
+    // The transfer must finish within one election timeout or it is abandoned (tickLeader). It has
+    // its own timer: resetting the CheckQuorum one would let repeated transfers keep a cut-off leader.
+    this.transferElapsedTicks = 0;
     this.logger.info({ term: this.currentTerm, target }, 'leadership transfer started');
     const targetProgress = this.progressOf(target);
-    if (targetProgress.matchIndex === this.log.lastIndex()) this.send({ type: 'TimeoutNow', from: this.nodeId, to: target, term: this.currentTerm });
+    if (targetProgress.matchIndex === this.log.lastIndex()) this.sendTimeoutNow(target);
     else this.sendAppend(target, { allowEmpty: true });
     return { accepted: true };
   }
 
   hasReady(): boolean {
-    if (this.readyInFlight) return false;
+    if (this.readyInFlight !== undefined) return false;
     return (
       this.outbox.length > 0 ||
       this.readStates.length > 0 ||
@@ -273,7 +275,7 @@ export class RaftNode {
 
   /** Take the next batch of work. Only one Ready is outstanding at a time; step() may run meanwhile. */
   ready(): Ready {
-    assert(!this.readyInFlight, 'the previous Ready was advanced before the next is taken');
+    assert(this.readyInFlight === undefined, 'the previous Ready was advanced before the next is taken');
     const hardState = this.hardState();
     const softState = this.softState();
     const ready: Ready = {
@@ -287,14 +289,14 @@ export class RaftNode {
     this.outbox = [];
     this.readStates = [];
     this.lastSoftState = softState;
-    this.readyInFlight = true;
+    this.readyInFlight = ready;
     return ready;
   }
 
   /** The driver has persisted, sent and applied everything in ready. */
   advance(ready: Ready): void {
-    assert(this.readyInFlight, 'advance follows ready');
-    this.readyInFlight = false;
+    assert(this.readyInFlight === ready, 'advance is given the Ready that ready() handed out');
+    this.readyInFlight = undefined;
     if (ready.hardState) this.lastHardState = ready.hardState;
     const lastPersisted = ready.entriesToPersist.at(-1);
     if (lastPersisted) {
@@ -395,6 +397,7 @@ export class RaftNode {
     this.votesReceived.clear();
     this.progress.clear();
     this.leadTransferee = noNode;
+    this.transferElapsedTicks = 0;
     this.heartbeatRoundAcked.clear();
     // Reads in flight cannot be confirmed by a different reign; the driver fails them on role change.
     this.pendingReads = [];
@@ -415,16 +418,16 @@ export class RaftNode {
   private tickLeader(): void {
     this.heartbeatElapsedTicks++;
     this.electionElapsedTicks++;
+    if (this.leadTransferee !== noNode && ++this.transferElapsedTicks >= this.timing.electionTimeoutTicks) {
+      this.logger.warn({ term: this.currentTerm, target: this.leadTransferee }, 'leadership transfer timed out');
+      this.leadTransferee = noNode;
+    }
     if (this.electionElapsedTicks >= this.timing.electionTimeoutTicks) {
       this.electionElapsedTicks = 0;
       if (this.checkQuorumEnabled && !this.quorumRecentlyActive()) {
         this.logger.warn({ term: this.currentTerm }, 'lost contact with a majority; stepping down');
         this.becomeFollower(this.currentTerm, noNode);
         return;
-      }
-      if (this.leadTransferee !== noNode) {
-        this.logger.warn({ term: this.currentTerm, target: this.leadTransferee }, 'leadership transfer timed out');
-        this.leadTransferee = noNode;
       }
     }
     if (this.heartbeatElapsedTicks >= this.timing.heartbeatIntervalTicks) {
@@ -523,8 +526,9 @@ export class RaftNode {
     else if (!message.preVote && this.role === 'candidate') this.recordVote(message.from, message.voteGranted, false);
   }
 
-  private handleTimeoutNow(_message: TimeoutNow): void {
-    if (this.role === 'leader') return;
+  private handleTimeoutNow(message: TimeoutNow): void {
+    if (this.role !== 'follower' || this.leaderId !== message.from) return;
+    if (this.log.lastIndex() !== message.lastLogIndex) return; // stale: the leader has moved on
     this.logger.info({ term: this.currentTerm }, 'received TimeoutNow; campaigning for leadership transfer');
     this.campaign('transfer');
   }
@@ -538,7 +542,10 @@ export class RaftNode {
       if (message.type === 'RequestVote') {
         // Leader lease (thesis §6.2 with CheckQuorum): while we hear from a live leader, a vote request
         // comes from a member that merely lost contact; ignoring it keeps it from deposing the leader.
-        const inLease = this.checkQuorumEnabled && this.leaderId !== noNode && this.electionElapsedTicks < this.timing.electionTimeoutTicks;
+        // PreVote alone implies the same check (thesis §9.6): a member that hears its leader does not
+        // help anyone else campaign.
+        const leaseEnabled = this.checkQuorumEnabled || this.preVoteEnabled;
+        const inLease = leaseEnabled && this.leaderId !== noNode && this.electionElapsedTicks < this.timing.electionTimeoutTicks;
         if (inLease && !message.leadershipTransfer) return false;
         if (message.preVote) return true; // PreVote never changes our term
       }
@@ -626,9 +633,7 @@ export class RaftNode {
     if (peer.state === 'probe' && message.matchIndex >= peer.matchIndex) peer.becomeReplicate();
     if (advanced && this.maybeCommit()) this.broadcastAppend({ allowEmpty: true });
     else this.sendAppend(message.from, { allowEmpty: false });
-    if (message.from === this.leadTransferee && peer.matchIndex === this.log.lastIndex()) {
-      this.send({ type: 'TimeoutNow', from: this.nodeId, to: message.from, term: this.currentTerm });
-    }
+    if (message.from === this.leadTransferee && peer.matchIndex === this.log.lastIndex()) this.sendTimeoutNow(message.from);
   }
 
   private handleRejectedAppend(peer: Progress, message: AppendEntriesResponse): void {
@@ -686,6 +691,10 @@ export class RaftNode {
       leaderCommit: this.log.commitIndex,
     });
     peer.sentAppend(lastIndex, entries.length);
+    // A follower that matches gets the pipeline filled, not one batch per round trip.
+    if (peer.state === 'replicate' && entries.length > 0 && !peer.isPaused() && peer.nextIndex <= this.log.lastIndex()) {
+      this.sendAppend(to, { allowEmpty: false });
+    }
   }
 
   private broadcastAppend(options: { readonly allowEmpty: boolean }): void {
@@ -711,10 +720,10 @@ export class RaftNode {
     if (this.log.term(candidate) !== this.currentTerm) return false;
     const wasCommittedInTerm = this.committedInCurrentTerm();
     this.log.commitTo(candidate);
-    if (!wasCommittedInTerm) {
+    if (!wasCommittedInTerm && this.readsAwaitingFirstCommit.length > 0) {
       const waiting = this.readsAwaitingFirstCommit;
       this.readsAwaitingFirstCommit = [];
-      for (const requestContext of waiting) this.startRead(requestContext);
+      this.startReads(waiting);
     }
     return true;
   }
@@ -726,10 +735,11 @@ export class RaftNode {
   // ---------------------------------------------------------------------------------------------
   // ReadIndex
 
-  private startRead(requestContext: string): void {
+  /** Reads started together share one heartbeat round (the driver batches client reads the same way). */
+  private startReads(requestContexts: readonly string[]): void {
     assert(this.committedInCurrentTerm(), 'a read index is taken only once the leader committed in its term');
     const round = this.voters.length === 1 ? this.heartbeatRound : this.broadcastHeartbeat();
-    this.pendingReads.push({ requestContext, index: this.log.commitIndex, round });
+    for (const requestContext of requestContexts) this.pendingReads.push({ requestContext, index: this.log.commitIndex, round });
     this.releaseConfirmedReads();
   }
 
@@ -757,6 +767,10 @@ export class RaftNode {
     const peer = this.progress.get(id);
     assert(peer !== undefined, 'the leader tracks progress for every voter');
     return peer;
+  }
+
+  private sendTimeoutNow(target: NodeId): void {
+    this.send({ type: 'TimeoutNow', from: this.nodeId, to: target, term: this.currentTerm, lastLogIndex: this.log.lastIndex() });
   }
 
   private send(message: Message): void {
