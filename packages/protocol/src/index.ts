@@ -1,20 +1,45 @@
-// @raftlock/protocol: wire messages, codec and error codes shared by server and client.
-// The client protocol (SPEC §5) lands with the raftlockd issue; this is the stable error-code set.
+// @raftlock/protocol: wire messages, codec and error codes shared by the server, the SDK and the CLI.
 
-export const errorCodes = [
-  'NOT_LEADER',
-  'UNAVAILABLE',
-  'TIMEOUT',
-  'INVALID_ARGUMENT',
-  'UNAUTHENTICATED',
-  'PERMISSION_DENIED',
-  'SESSION_EXPIRED',
-  'NOT_HOLDER',
-  'ALREADY_HELD',
-  'LOCK_HELD',
-  'TOO_LARGE',
-  'RATE_LIMITED',
-  'INTERNAL',
-] as const;
-
-export type ErrorCode = (typeof errorCodes)[number];
+export { errorCodes, isErrorCode, isRetriable, type ErrorCode } from './error-codes.js';
+export {
+  ServiceError,
+  NotLeaderError,
+  UnavailableError,
+  TimeoutError,
+  InvalidArgumentError,
+  UnauthenticatedError,
+  PermissionDeniedError,
+  SessionExpiredError,
+  NotHolderError,
+  AlreadyHeldError,
+  LockHeldError,
+  TooLargeError,
+  RateLimitedError,
+  InternalError,
+  serviceErrorFromWire,
+  isServiceError,
+  type WireError,
+} from './service-error.js';
+export { protocolLimits } from './limits.js';
+export {
+  mutatingOperations,
+  type ClientRequest,
+  type ClientReply,
+  type ServerPush,
+  type ServerMessage,
+  type Operations,
+  type OperationName,
+  type OperationArgs,
+  type OperationResult,
+  type LockKind,
+  type LockInfo,
+  type HolderInfo,
+  type WaiterInfo,
+  type SessionInfo,
+  type WatchEvent,
+  type WatchEventType,
+  type ClusterStatus,
+  type MemberStatus,
+} from './client-protocol.js';
+export { validateRequest, lockNameProblem, isOperationName, isMutatingOperation, type ValidatedRequest } from './validate-request.js';
+export { encodeFrame, decodeFrame, FrameDecodeError } from './frame-codec.js';

@@ -1,0 +1,19 @@
+// Protocol limits (SPEC §4–§5), shared so the SDK can refuse what the server would refuse.
+
+export const protocolLimits = {
+  /** One WebSocket frame, either way. Larger frames are closed with 1009. */
+  maxFrameBytes: 1024 * 1024,
+  maxLockNameBytes: 256,
+  maxMetadataBytes: 1024,
+  maxElectionValueBytes: 4096,
+  maxClientNameBytes: 128,
+  maxRequestIdLength: 64,
+  minSessionTtlMs: 500,
+  maxSessionTtlMs: 300_000,
+  defaultSessionTtlMs: 10_000,
+  maxListLimit: 10_000,
+  defaultListLimit: 1000,
+  /** Requests one connection may have in flight (waiting acquires included). */
+  maxInflightRequestsPerConnection: 4096,
+  maxWatchesPerConnection: 256,
+} as const;

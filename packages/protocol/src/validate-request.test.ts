@@ -1,0 +1,110 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { decodeFrame, encodeFrame, FrameDecodeError } from './frame-codec.js';
+import { protocolLimits } from './limits.js';
+import { validateRequest } from './validate-request.js';
+
+const valid = (op: string, args: Record<string, unknown>) => validateRequest({ id: 'r1', op, args });
+const codeOf = (op: string, args: Record<string, unknown>) => {
+  const result = valid(op, args);
+  return result.ok ? 'OK' : result.error.code;
+};
+
+describe('validateRequest', () => {
+  test('accepts a well-formed request of every kind of argument', () => {
+    expect(codeOf('session.open', { ttlMs: 10_000, name: 'worker-3' })).toBe('OK');
+    expect(codeOf('session.open', {})).toBe('OK');
+    expect(codeOf('lock.acquire', { sessionId: '12', name: 'orders/42', mode: 'wait', metadata: 'pid 7' })).toBe('OK');
+    expect(codeOf('lock.release', { sessionId: '12', name: 'orders/42', token: 99 })).toBe('OK');
+    expect(codeOf('lock.list', { prefix: '', limit: 10, stale: true })).toBe('OK');
+    expect(codeOf('election.campaign', { sessionId: '1', name: 'scheduler', value: '' })).toBe('OK');
+    expect(codeOf('cluster.status', {})).toBe('OK');
+  });
+
+  test('refuses unknown ops, unknown arguments and missing required ones with INVALID_ARGUMENT', () => {
+    expect(codeOf('lock.steal', {})).toBe('INVALID_ARGUMENT');
+    expect(codeOf('lock.get', { name: 'a', extra: 1 })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('lock.acquire', { sessionId: '1', name: 'a' })).toBe('INVALID_ARGUMENT');
+    const result = valid('lock.acquire', { sessionId: '1', name: 'a' });
+    expect(!result.ok && result.error.message).toContain('"mode"');
+  });
+
+  test('refuses wrong types and out-of-range numbers with INVALID_ARGUMENT', () => {
+    expect(codeOf('lock.release', { sessionId: '1', name: 'a', token: '5' })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('lock.release', { sessionId: '1', name: 'a', token: 1.5 })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('session.open', { ttlMs: 100 })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('session.open', { ttlMs: 300_001 })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('lock.acquire', { sessionId: '1', name: 'a', mode: 'maybe' })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('lock.get', { name: 'a', stale: 'yes' })).toBe('INVALID_ARGUMENT');
+  });
+
+  test('lock names: empty or with control characters are invalid, over 256 bytes too large', () => {
+    expect(codeOf('lock.get', { name: '' })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('lock.get', { name: 'a\nb' })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('lock.get', { name: 'é'.repeat(128) })).toBe('OK');
+    expect(codeOf('lock.get', { name: 'é'.repeat(129) })).toBe('TOO_LARGE');
+  });
+
+  test('metadata over 1 KiB and election values over 4 KiB are TOO_LARGE', () => {
+    expect(codeOf('lock.acquire', { sessionId: '1', name: 'a', mode: 'try', metadata: 'x'.repeat(1024) })).toBe('OK');
+    expect(codeOf('lock.acquire', { sessionId: '1', name: 'a', mode: 'try', metadata: 'x'.repeat(1025) })).toBe('TOO_LARGE');
+    expect(codeOf('election.campaign', { sessionId: '1', name: 'a', value: 'x'.repeat(4097) })).toBe('TOO_LARGE');
+  });
+
+  test('a request without a usable id is refused without an id to answer to', () => {
+    for (const frame of [null, 7, 'x', [], { op: 'cluster.status' }, { id: '', op: 'cluster.status' }, { id: 'x'.repeat(65), op: 'cluster.status' }]) {
+      const result = validateRequest(frame);
+      expect(result.ok).toBe(false);
+      expect(!result.ok && result.id).toBe(undefined);
+    }
+  });
+
+  test('never throws on arbitrary decoded values (fuzz)', () => {
+    fc.assert(
+      fc.property(fc.anything({ withBigInt: true, withTypedArray: true, withNullPrototype: true, withMap: true, withSet: true }), (value) => {
+        validateRequest(value);
+        validateRequest({ id: 'r', op: 'lock.acquire', args: value });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('frame codec', () => {
+  test('round-trips a request with unicode and binary-safe strings', () => {
+    const request = { id: 'abc', op: 'lock.acquire', args: { sessionId: '5', name: 'ördërs/42', mode: 'try', metadata: '\u{1f512}' } };
+    expect(decodeFrame(encodeFrame(request))).toEqual(request);
+  });
+
+  test('rejects empty, truncated, trailing-garbage and oversize frames with FrameDecodeError', () => {
+    const good = encodeFrame({ id: 'a', op: 'cluster.status', args: {} });
+    expect(() => decodeFrame(new Uint8Array())).toThrow(FrameDecodeError);
+    expect(() => decodeFrame(good.subarray(0, good.length - 3))).toThrow(FrameDecodeError);
+    expect(() => decodeFrame(new Uint8Array([...good, 0x01]))).toThrow(FrameDecodeError);
+    expect(() => decodeFrame(new Uint8Array(protocolLimits.maxFrameBytes + 1))).toThrow(FrameDecodeError);
+  });
+
+  test('random bytes either decode to a value or throw FrameDecodeError, never anything else (fuzz)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 512 }), (bytes) => {
+        try {
+          decodeFrame(bytes);
+        } catch (error) {
+          expect(error).toBeInstanceOf(FrameDecodeError);
+        }
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  test('deeply nested input is refused cleanly rather than overflowing the stack', () => {
+    const depth = 200_000;
+    const bytes = new Uint8Array(depth + 1).fill(0x91); // fixarray of length 1, nested
+    bytes[depth] = 0xc0;
+    try {
+      decodeFrame(bytes);
+    } catch (error) {
+      expect(error).toBeInstanceOf(FrameDecodeError);
+    }
+  });
+});
