@@ -1,0 +1,272 @@
+// WsPeerTransport: the PeerTransport over WebSocket. Owns this member's outbound links (one per
+// peer, the only way its messages leave), the inbound /v1/raft connections (receive only, one per
+// peer), the batching of one event-loop turn's messages into one frame per peer, and the liveness
+// timer.
+//
+// Invariants: send() never blocks or throws for an unreachable peer; memory for undelivered messages
+// is bounded per peer (OutboundPeerLink); an inbound message reaches onMessage only if it decoded and
+// validated, is addressed to this member and comes from the peer the connection authenticated as;
+// a bad frame closes only its own connection (1007) and never throws out of a handler (only our own
+// assertion failures and exceptions from onMessage propagate: those are bugs, and crash); the peer
+// secret never appears in a log line; after close() resolves no socket, timer or immediate remains.
+
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { assert } from '../assert.js';
+import type { NodeId } from '../ids.js';
+import type { Message } from '../raft/messages.js';
+import type { Logger } from '../raft/ports.js';
+import { OutboundPeerLink } from './outbound-peer-link.js';
+import { decodePeerFrame } from './peer-codec.js';
+import { PeerFrameError } from './peer-frame-error.js';
+import { checkPeerHandshake, nodeHeader, peerPath } from './peer-handshake.js';
+import type { PeerTransport } from './ports.js';
+import { emptyTransportCounters, type TransportCounters } from './transport-counters.js';
+
+/** How often outbound links ping; a link that misses one pong is reconnected (so 1–2 intervals to notice). */
+export const livenessCheckIntervalMs = 3_000;
+/** Claimed ids and reasons from refused handshakes are untrusted text: cut before logging. */
+const maxLoggedHeaderLength = 64;
+
+export interface WsPeerTransportLimits {
+  readonly maxQueuedMessagesPerPeer: number;
+  readonly maxFrameBytes: number;
+  readonly reconnectBackoffMinMs: number;
+  readonly reconnectBackoffMaxMs: number;
+}
+
+export interface WsPeerTransportOptions {
+  readonly nodeId: NodeId;
+  readonly clusterId: string;
+  /** Other members' host:port (not including self). */
+  readonly peers: ReadonlyMap<NodeId, string>;
+  /** When set, every connection must present it. */
+  readonly peerSecret: string | undefined;
+  /** When set, dial wss:// and verify peers with ca. */
+  readonly tls: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer } | undefined;
+  /** Called for each decoded, validated inbound message whose `to` is this node. */
+  onMessage(message: Message): void;
+  readonly logger: Logger;
+  readonly limits: WsPeerTransportLimits;
+}
+
+export interface WsPeerTransportStats {
+  readonly connectedPeers: number;
+  readonly queuedMessages: number;
+  readonly droppedMessages: number;
+  readonly framesSent: number;
+  readonly framesReceived: number;
+  readonly invalidFrames: number;
+}
+
+const statusText: Readonly<Record<number, string>> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
+
+/** Refuse an upgrade with a bare HTTP response, then drop the socket (as ws's own abortHandshake does). */
+function refuseUpgrade(socket: Duplex, status: number): void {
+  if (socket.writable) {
+    socket.once('finish', () => socket.destroy());
+    socket.end(`HTTP/1.1 ${status} ${statusText[status] ?? 'Error'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  } else {
+    socket.destroy();
+  }
+}
+
+function requestPath(url: string | undefined): string | undefined {
+  try {
+    return new URL(url ?? '/', 'http://peer').pathname;
+  } catch {
+    return undefined; // an unparsable request line is simply not ours
+  }
+}
+
+export class WsPeerTransport implements PeerTransport {
+  private readonly counters: TransportCounters = emptyTransportCounters();
+  private readonly links = new Map<NodeId, OutboundPeerLink>();
+  private readonly inbound = new Map<NodeId, WebSocket>();
+  /** Links being shut down after a membership change; close() waits for them too. */
+  private readonly closingLinks = new Set<Promise<void>>();
+  private readonly server: WebSocketServer;
+  private readonly livenessTimer: NodeJS.Timeout;
+  private flushImmediate: NodeJS.Immediate | undefined;
+  private peerAddresses: ReadonlyMap<NodeId, string> = new Map();
+  private closed = false;
+
+  constructor(private readonly options: WsPeerTransportOptions) {
+    const { limits } = options;
+    assert(options.nodeId.length > 0, 'a transport has a node id');
+    assert(limits.maxQueuedMessagesPerPeer >= 1, 'maxQueuedMessagesPerPeer is at least 1');
+    assert(limits.maxFrameBytes >= 1024, 'maxFrameBytes leaves room for at least a small frame');
+    assert(limits.reconnectBackoffMinMs >= 1, 'reconnectBackoffMinMs is at least 1');
+    assert(limits.reconnectBackoffMaxMs >= limits.reconnectBackoffMinMs, 'backoff maximum is not below its minimum');
+    // noServer: the shared HTTP server owns the port and routes /v1/raft upgrades here.
+    this.server = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes, perMessageDeflate: false });
+    this.livenessTimer = setInterval(() => {
+      for (const link of this.links.values()) link.checkLiveness();
+    }, livenessCheckIntervalMs);
+    this.setPeers(options.peers);
+  }
+
+  send(messages: readonly Message[]): void {
+    let queuedAny = false;
+    for (const message of messages) {
+      assert(message.from === this.options.nodeId, 'a member only sends its own messages');
+      assert(message.to !== this.options.nodeId, 'a member never messages itself');
+      const link = this.closed ? undefined : this.links.get(message.to);
+      if (link === undefined) {
+        // Not (or no longer) in the address book: membership changes reach the core and the
+        // transport at slightly different moments, and Raft tolerates a lost message.
+        this.counters.droppedMessages += 1;
+        continue;
+      }
+      if (link.enqueue(message)) queuedAny = true;
+    }
+    // One flush per event-loop turn: everything sent to a peer this turn leaves as one frame.
+    if (queuedAny && this.flushImmediate === undefined) this.flushImmediate = setImmediate(() => this.flush());
+  }
+
+  setPeers(peers: ReadonlyMap<NodeId, string>): void {
+    assert(!peers.has(this.options.nodeId), 'the address book holds the other members, not this one');
+    if (this.closed) return;
+    this.peerAddresses = new Map(peers);
+    for (const [peerId, link] of this.links) {
+      if (peers.get(peerId) === link.address) continue;
+      this.links.delete(peerId);
+      this.retireLink(link);
+    }
+    for (const [peerId, socket] of this.inbound) {
+      if (peers.has(peerId)) continue;
+      this.inbound.delete(peerId);
+      socket.close(1008, 'not a member');
+    }
+    for (const [peerId, address] of peers) {
+      if (this.links.has(peerId)) continue;
+      this.links.set(peerId, this.newLink(peerId, address));
+    }
+    assert(this.links.size === peers.size, 'one outbound link per peer');
+  }
+
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.closed) return refuseUpgrade(socket, 503);
+    if (requestPath(request.url) !== peerPath) return refuseUpgrade(socket, 404);
+    const verdict = checkPeerHandshake(request.headers, {
+      nodeId: this.options.nodeId,
+      clusterId: this.options.clusterId,
+      peerSecret: this.options.peerSecret,
+      isKnownPeer: (peerId) => this.peerAddresses.has(peerId as NodeId),
+    });
+    if (!verdict.accepted) {
+      const claimed = request.headers[nodeHeader];
+      this.options.logger.warn(
+        { status: verdict.status, reason: verdict.reason, claimedNodeId: typeof claimed === 'string' ? claimed.slice(0, maxLoggedHeaderLength) : undefined, remoteAddress: request.socket.remoteAddress },
+        'refused peer connection',
+      );
+      return refuseUpgrade(socket, verdict.status);
+    }
+    this.server.handleUpgrade(request, socket, head, (webSocket) => this.acceptInbound(webSocket, verdict.peerId));
+  }
+
+  stats(): WsPeerTransportStats {
+    let connectedPeers = 0;
+    let queuedMessages = 0;
+    for (const link of this.links.values()) {
+      if (link.isConnected()) connectedPeers += 1;
+      queuedMessages += link.queuedMessageCount();
+    }
+    return { connectedPeers, queuedMessages, ...this.counters };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.livenessTimer);
+    if (this.flushImmediate !== undefined) clearImmediate(this.flushImmediate);
+    this.flushImmediate = undefined;
+    const pending: Promise<void>[] = [...this.closingLinks];
+    for (const link of this.links.values()) pending.push(link.close());
+    this.links.clear();
+    for (const socket of this.inbound.values()) pending.push(WsPeerTransport.terminate(socket));
+    this.inbound.clear();
+    // In noServer mode this only stops accepting; the clients were terminated above.
+    pending.push(new Promise<void>((resolve) => this.server.close(() => resolve())));
+    await Promise.all(pending);
+  }
+
+  private static terminate(socket: WebSocket): Promise<void> {
+    if (socket.readyState === socket.CLOSED) return Promise.resolve();
+    const closedPromise = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.terminate();
+    return closedPromise;
+  }
+
+  private newLink(peerId: NodeId, address: string): OutboundPeerLink {
+    const { nodeId, clusterId, peerSecret, tls, limits, logger } = this.options;
+    return new OutboundPeerLink({ nodeId, clusterId, peerId, address, peerSecret, tls, limits, counters: this.counters, logger });
+  }
+
+  private retireLink(link: OutboundPeerLink): void {
+    const closing = link.close().finally(() => this.closingLinks.delete(closing));
+    this.closingLinks.add(closing);
+  }
+
+  private flush(): void {
+    this.flushImmediate = undefined;
+    for (const link of this.links.values()) link.flush();
+  }
+
+  private acceptInbound(socket: WebSocket, peerId: NodeId): void {
+    if (this.closed || !this.peerAddresses.has(peerId)) {
+      socket.terminate();
+      return;
+    }
+    // One inbound connection per peer: a new one means the peer redialled and the old one is dead.
+    const previous = this.inbound.get(peerId);
+    if (previous !== undefined) previous.terminate();
+    this.inbound.set(peerId, socket);
+    this.options.logger.info({ peerId }, 'peer connected');
+    let rejected = false;
+    socket.on('message', (data, isBinary) => {
+      if (rejected) return; // frames already in flight behind a bad one are not trusted either
+      if (!this.receiveFrame(socket, peerId, data, isBinary)) rejected = true;
+    });
+    socket.on('error', (error) => {
+      // ws closes the connection itself (1009 for an oversize frame, 1002 for a protocol error).
+      this.counters.invalidFrames += 1;
+      this.options.logger.warn({ peerId, error: error.message }, 'peer connection error');
+    });
+    socket.on('close', () => {
+      if (this.inbound.get(peerId) === socket) this.inbound.delete(peerId);
+    });
+  }
+
+  /** Returns false when the frame was refused and the connection is being closed. */
+  private receiveFrame(socket: WebSocket, peerId: NodeId, data: RawData, isBinary: boolean): boolean {
+    this.counters.framesReceived += 1;
+    if (!isBinary || !Buffer.isBuffer(data)) {
+      this.counters.invalidFrames += 1;
+      this.options.logger.warn({ peerId }, 'peer sent a non-binary frame; closing');
+      socket.close(1003, 'peer frames are binary');
+      return false;
+    }
+    let messages: Message[];
+    try {
+      messages = decodePeerFrame(data);
+    } catch (error) {
+      // Anything but PeerFrameError is our own bug (an assertion): let it crash the member.
+      if (!(error instanceof PeerFrameError)) throw error;
+      this.counters.invalidFrames += 1;
+      this.options.logger.warn({ peerId, code: error.code, error: error.message }, 'invalid peer frame; closing connection');
+      socket.close(1007, 'invalid frame');
+      return false;
+    }
+    for (const message of messages) {
+      if (message.to !== this.options.nodeId || message.from !== peerId) {
+        this.counters.droppedMessages += 1;
+        this.options.logger.debug({ peerId, from: message.from, to: message.to, type: message.type }, 'dropped misaddressed peer message');
+        continue;
+      }
+      this.options.onMessage(message);
+    }
+    return true;
+  }
+}
