@@ -1,0 +1,82 @@
+// Unit tests of SortedStringSet, the name index behind prefix listings: it must agree with a plain
+// sorted array under any mix of adds and deletes, across chunk splits and merges.
+
+import { describe, expect, test } from 'vitest';
+import { SortedStringSet } from './sorted-string-set.js';
+
+function lcg(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 4294967296;
+  };
+}
+
+describe('SortedStringSet', () => {
+  test('add and delete report whether the set changed', () => {
+    const set = new SortedStringSet();
+    expect(set.add('b')).toBe(true);
+    expect(set.add('b')).toBe(false);
+    expect(set.has('b')).toBe(true);
+    expect(set.delete('a')).toBe(false);
+    expect(set.delete('b')).toBe(true);
+    expect(set.has('b')).toBe(false);
+    expect(set.size).toBe(0);
+    expect([...set.values()]).toEqual([]);
+  });
+
+  test('withPrefix yields exactly the strings with that prefix, in order', () => {
+    const set = new SortedStringSet(4);
+    for (const value of ['orders/2', 'order', 'orders/10', 'users/1', 'orders/', 'orders/1', 'ordersX', 'o']) set.add(value);
+    expect([...set.withPrefix('orders/')]).toEqual(['orders/', 'orders/1', 'orders/10', 'orders/2']);
+    expect([...set.withPrefix('order')]).toEqual(['order', 'orders/', 'orders/1', 'orders/10', 'orders/2', 'ordersX']);
+    expect([...set.withPrefix('p')]).toEqual([]);
+    expect([...set.withPrefix('zzz')]).toEqual([]);
+    expect([...set.withPrefix('')]).toHaveLength(8);
+  });
+
+  test.each([1, 2, 3, 4, 5])('random adds and deletes agree with a sorted array across chunk splits (seed=%i)', (seed) => {
+    const random = lcg(seed);
+    const set = new SortedStringSet(4);
+    const model = new Set<string>();
+    for (let step = 0; step < 3000; step++) {
+      const value = `k/${Math.floor(random() * 300)}`;
+      if (random() < 0.6) expect(set.add(value)).toBe(!model.has(value));
+      else expect(set.delete(value)).toBe(model.has(value));
+      if (random() < 0.6) model.add(value);
+      else model.delete(value);
+      // Keep the model and the set in step whichever way the coin fell above.
+      if (model.has(value) !== set.has(value)) {
+        if (model.has(value)) set.add(value);
+        else set.delete(value);
+      }
+      if (step % 100 === 0) set.checkInvariants();
+    }
+    set.checkInvariants();
+    const sorted = [...model].sort();
+    expect([...set.values()]).toEqual(sorted);
+    expect([...set.withPrefix('k/1')]).toEqual(sorted.filter((value) => value.startsWith('k/1')));
+    expect(set.size).toBe(model.size);
+  });
+
+  test('a prefix listing over a million names reads only what it returns', () => {
+    const set = new SortedStringSet();
+    // Added in order, which is the cheap case, to keep the test fast; lookups do not care.
+    const padded = (number: number) => String(number).padStart(3, '0');
+    for (let tenant = 0; tenant < 1000; tenant++) {
+      for (let lock = 0; lock < 1000; lock++) set.add(`tenant-${padded(tenant)}/lock-${padded(lock)}`);
+    }
+    expect(set.size).toBe(1_000_000);
+    set.add('tenant-500/lock-0005'); // and one out of order, splitting a chunk in the middle
+    const started = performance.now();
+    const page: string[] = [];
+    for (const value of set.withPrefix('tenant-500/')) {
+      page.push(value);
+      if (page.length === 100) break;
+    }
+    expect(page).toHaveLength(100);
+    expect(page.slice(0, 7)).toEqual(['000', '0005', '001', '002', '003', '004', '005'].map((lock) => `tenant-500/lock-${lock}`));
+    expect(page.every((value) => value.startsWith('tenant-500/'))).toBe(true);
+    expect(performance.now() - started).toBeLessThan(50);
+  }, 60_000); // building a million names takes seconds on a slow CI machine; the listing does not
+});

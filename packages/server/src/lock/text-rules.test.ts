@@ -1,0 +1,30 @@
+// Unit tests of the string rules: UTF-8 sizes as an encoder counts them, and the name rule of SPEC §4.
+
+import { describe, expect, test } from 'vitest';
+import { nameProblem, utf8ByteLength } from './text-rules.js';
+
+describe('utf8ByteLength', () => {
+  test.each(['', 'ascii', 'é', '€uro', '🔒 lock', 'a\ud800b', '\udc00', 'x'.repeat(300), '日本語/ロック'])('counts %j as TextEncoder does', (text) => {
+    expect(utf8ByteLength(text)).toBe(new TextEncoder().encode(text).byteLength);
+  });
+});
+
+describe('nameProblem', () => {
+  test('accepts 1 to 256 bytes without control characters', () => {
+    expect(nameProblem('a', 256, false)).toBeUndefined();
+    expect(nameProblem('ü'.repeat(128), 256, false)).toBeUndefined();
+    expect(nameProblem('a b/c-d_e.f:g', 256, false)).toBeUndefined();
+  });
+
+  test('refuses empty names unless allowed, oversize names, control characters and lone surrogates', () => {
+    expect(nameProblem('', 256, false)).toMatch(/empty/);
+    expect(nameProblem('', 256, true)).toBeUndefined();
+    expect(nameProblem('ü'.repeat(129), 256, false)).toMatch(/256 bytes/);
+    expect(nameProblem('tab\there', 256, false)).toMatch(/control/);
+    expect(nameProblem('del\u007f', 256, false)).toMatch(/control/);
+    expect(nameProblem('\u0080 is not a C0 control', 256, false)).toBeUndefined();
+    expect(nameProblem('\ud83d', 256, false)).toMatch(/surrogate/);
+    expect(nameProblem('\ude00x', 256, false)).toMatch(/surrogate/);
+    expect(nameProblem('\ud83d\udd12', 256, false)).toBeUndefined();
+  });
+});

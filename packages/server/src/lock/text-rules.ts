@@ -1,0 +1,65 @@
+// The rules for the strings the lock state machine stores: lock and election names, client names,
+// and the byte sizes of metadata and values (SPEC §4). Pure functions, no TextEncoder needed.
+//
+// Invariants:
+//   sizes are UTF-8 bytes as msgpack will write them: a lone surrogate counts 3 bytes, the size of
+//   the U+FFFD an encoder writes in its place, so every member measures the same string alike
+//   a valid name is 1..maxBytes bytes, well-formed UTF-16 (no lone surrogate) and has no control
+//   characters U+0000..U+001F or U+007F
+
+import { assert } from '../assert.js';
+
+const highSurrogateFirst = 0xd800;
+const lowSurrogateFirst = 0xdc00;
+const lowSurrogateLast = 0xdfff;
+
+function isHighSurrogate(codeUnit: number): boolean {
+  return codeUnit >= highSurrogateFirst && codeUnit < lowSurrogateFirst;
+}
+
+function isLowSurrogate(codeUnit: number): boolean {
+  return codeUnit >= lowSurrogateFirst && codeUnit <= lowSurrogateLast;
+}
+
+function isControlCharacter(codeUnit: number): boolean {
+  return codeUnit <= 0x1f || codeUnit === 0x7f;
+}
+
+export function utf8ByteLength(text: string): number {
+  let byteCount = 0;
+  for (let position = 0; position < text.length; position++) {
+    const codeUnit = text.charCodeAt(position);
+    if (codeUnit < 0x80) {
+      byteCount += 1;
+    } else if (codeUnit < 0x800) {
+      byteCount += 2;
+    } else if (isHighSurrogate(codeUnit) && isLowSurrogate(text.charCodeAt(position + 1))) {
+      byteCount += 4; // one astral code point written as a surrogate pair
+      position++;
+    } else {
+      byteCount += 3; // the rest of the BMP, and a lone surrogate (written as U+FFFD)
+    }
+  }
+  assert(byteCount >= text.length, 'UTF-8 never takes fewer bytes than UTF-16 code units');
+  return byteCount;
+}
+
+/**
+ * Why a name is refused, or undefined when it is fine. Lone surrogates are refused because such a
+ * name does not survive a UTF-8 round trip: a client could never name that lock again.
+ */
+export function nameProblem(name: string, maxBytes: number, allowEmpty: boolean): string | undefined {
+  assert(maxBytes > 0, 'a name limit allows at least one byte');
+  if (name.length === 0) return allowEmpty ? undefined : 'must not be empty';
+  for (let position = 0; position < name.length; position++) {
+    const codeUnit = name.charCodeAt(position);
+    if (isControlCharacter(codeUnit)) return 'must not contain control characters';
+    if (isHighSurrogate(codeUnit) && isLowSurrogate(name.charCodeAt(position + 1))) {
+      position++;
+    } else if (isHighSurrogate(codeUnit) || isLowSurrogate(codeUnit)) {
+      return 'must be well-formed Unicode (no lone surrogates)';
+    }
+  }
+  if (utf8ByteLength(name) > maxBytes) return `must be at most ${maxBytes} bytes of UTF-8`;
+  return undefined;
+}
