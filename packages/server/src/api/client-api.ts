@@ -1,0 +1,205 @@
+// ClientApi: the /v1/client WebSocket endpoint (SPEC §5). One binary frame per message, msgpack.
+// Every frame is untrusted: undecodable frames close the connection with 1007, oversize ones with
+// 1009 (ws enforces maxPayload), anything decodable but wrong gets an error reply naming the problem.
+// A connection is bounded in requests in flight and in watches; nothing it sends can stall others.
+
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { nanoid } from 'nanoid';
+import {
+  decodeFrame,
+  encodeFrame,
+  FrameDecodeError,
+  InternalError,
+  isServiceError,
+  protocolLimits,
+  RateLimitedError,
+  validateRequest,
+  type ClientReply,
+  type OperationArgs,
+  type OperationResult,
+  type ServerPush,
+  type ServiceError,
+  type WatchEvent,
+} from '@raftlock/protocol';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { Logger } from '../raft/ports.js';
+import type { Metrics } from '../runtime/metrics.js';
+import type { RaftDriver } from '../runtime/raft-driver.js';
+import type { Clock } from '../runtime/system-clock.js';
+import { Operations, toLockInfo, type ConnectionContext } from './operations.js';
+import { WaitRegistry } from './wait-registry.js';
+import { WatchHub } from './watch-hub.js';
+
+export interface ClientApiOptions {
+  readonly driver: RaftDriver;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly nodeId: string;
+  readonly address: string;
+  readonly maxWatchHistoryEvents: number;
+}
+
+const closeCodes = { invalidPayload: 1007, goingAway: 1001 } as const;
+/** Stop reading a connection whose replies pile up unread (slow or hostile client). */
+const maxBufferedBytesPerConnection = 8 * 1024 * 1024;
+
+export class ClientApi {
+  private readonly server: WebSocketServer;
+  private readonly operations: Operations;
+  private readonly waits = new WaitRegistry();
+  private readonly watches: WatchHub;
+  private readonly connections = new Set<WebSocket>();
+  private accepting = true;
+
+  constructor(private readonly options: ClientApiOptions) {
+    this.server = new WebSocketServer({ noServer: true, maxPayload: protocolLimits.maxFrameBytes });
+    this.server.on('connection', (socket) => this.onConnection(socket));
+    this.watches = new WatchHub(options.maxWatchHistoryEvents, options.driver.lastAppliedIndex());
+    this.operations = new Operations({
+      driver: options.driver,
+      waits: this.waits,
+      clock: options.clock,
+      nodeId: options.nodeId,
+      address: options.address,
+      defaultSessionTtlMs: protocolLimits.defaultSessionTtlMs,
+      defaultListLimit: protocolLimits.defaultListLimit,
+    });
+    options.driver.onApply((_index, command, outcome) => {
+      for (const event of outcome.events) {
+        if (event.requestId === undefined) continue;
+        if (event.type === 'acquired') this.waits.granted(event.requestId, { name: event.name, sessionId: event.sessionId, token: event.token ?? 0 });
+        else if (event.type === 'cancelled') this.waits.cancelled(event.requestId);
+      }
+      if ((command.type === 'ExpireSession' || command.type === 'CloseSession') && outcome.result?.ok) this.waits.sessionEnded(command.sessionId);
+      if (outcome.events.length > 0) this.watches.publish(outcome.events.map(toWatchEvent));
+    });
+  }
+
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (!this.accepting) {
+      socket.destroy();
+      return;
+    }
+    this.server.handleUpgrade(request, socket, head, (webSocket) => this.server.emit('connection', webSocket, request));
+  }
+
+  /** Stop taking connections and close the open ones (SIGTERM). */
+  async close(): Promise<void> {
+    this.accepting = false;
+    for (const socket of this.connections) socket.close(closeCodes.goingAway, 'member shutting down');
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.connections) socket.terminate();
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private onConnection(socket: WebSocket): void {
+    this.connections.add(socket);
+    this.options.metrics.clientConnections.set(this.connections.size);
+    const cleanups = new Set<() => void>();
+    const watchIds = new Set<string>();
+    let inflight = 0;
+
+    const send = (message: ClientReply | ServerPush) => {
+      if (socket.readyState !== socket.OPEN) return;
+      socket.send(encodeFrame(message), { binary: true });
+    };
+
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      const receivedAtMs = this.options.clock.monotonicMs();
+      if (!isBinary) {
+        socket.close(closeCodes.invalidPayload, 'frames must be binary msgpack');
+        return;
+      }
+      let frame: unknown;
+      try {
+        frame = decodeFrame(toBytes(data));
+      } catch (error) {
+        if (!(error instanceof FrameDecodeError)) throw error;
+        socket.close(closeCodes.invalidPayload, error.message.slice(0, 120));
+        return;
+      }
+      const validated = validateRequest(frame);
+      if (!validated.ok) {
+        this.options.metrics.clientRequests.inc({ op: 'invalid', code: validated.error.code });
+        send({ id: validated.id ?? '', ok: false, error: validated.error.toWire() });
+        return;
+      }
+      const request = validated.request;
+      if (inflight >= protocolLimits.maxInflightRequestsPerConnection || socket.bufferedAmount > maxBufferedBytesPerConnection) {
+        send({ id: request.id, ok: false, error: new RateLimitedError('too many requests in flight on this connection').toWire() });
+        return;
+      }
+      inflight++;
+      const context: ConnectionContext = {
+        receivedAtMs,
+        onClose: (cleanup) => cleanups.add(cleanup),
+        startWatch: (args) => this.startWatch(args, watchIds, send),
+        cancelWatch: (watchId) => watchIds.delete(watchId) && this.watches.unsubscribe(watchId),
+      };
+      this.operations.run(request, context).then(
+        (result) => {
+          inflight--;
+          this.options.metrics.clientRequests.inc({ op: request.op, code: 'OK' });
+          send({ id: request.id, ok: true, result });
+        },
+        (error: unknown) => {
+          inflight--;
+          const serviceError = this.asServiceError(error, request.op);
+          this.options.metrics.clientRequests.inc({ op: request.op, code: serviceError.code });
+          send({ id: request.id, ok: false, error: serviceError.toWire() });
+        },
+      );
+    });
+
+    socket.on('close', () => {
+      this.connections.delete(socket);
+      this.options.metrics.clientConnections.set(this.connections.size);
+      for (const cleanup of cleanups) cleanup();
+      for (const watchId of watchIds) this.watches.unsubscribe(watchId);
+    });
+    socket.on('error', (error) => this.options.logger.debug({ error: error.message }, 'client connection error'));
+  }
+
+  private startWatch(args: OperationArgs<'watch.start'>, watchIds: Set<string>, send: (message: ServerPush) => void): OperationResult<'watch.start'> {
+    if (watchIds.size >= protocolLimits.maxWatchesPerConnection) throw new RateLimitedError(`at most ${protocolLimits.maxWatchesPerConnection} watches per connection`);
+    const watchId = nanoid(12);
+    watchIds.add(watchId);
+    const index = this.options.driver.lastAppliedIndex();
+    const outcome = this.watches.subscribe({ watchId, kind: args.kind, prefix: args.prefix, deliver: (events) => send({ watch: watchId, events }) }, args.fromIndex);
+    if (outcome === 'resumed') return { watchId, index, snapshot: null };
+    const machine = this.options.driver.stateMachine;
+    const kinds = args.kind === undefined ? (['lock', 'election'] as const) : [args.kind];
+    const snapshot = kinds.flatMap((kind) => machine.listLocks(kind, args.prefix, protocolLimits.maxListLimit).map(toLockInfo));
+    return { watchId, index, snapshot };
+  }
+
+  private asServiceError(error: unknown, op: string): ServiceError {
+    if (isServiceError(error)) return error;
+    this.options.logger.error({ op, error: error instanceof Error ? error.stack : String(error) }, 'request failed with an unexpected error');
+    return new InternalError(`internal error while handling ${op}`);
+  }
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}
+
+function toWatchEvent(event: { index: number; type: WatchEvent['type']; kind: WatchEvent['kind']; name: string; sessionId: string; token?: number; value?: string; metadata?: string }): WatchEvent {
+  return {
+    index: event.index,
+    type: event.type,
+    kind: event.kind,
+    name: event.name,
+    sessionId: event.sessionId,
+    ...(event.token !== undefined ? { token: event.token } : {}),
+    ...(event.value !== undefined ? { value: event.value } : {}),
+    ...(event.metadata !== undefined ? { metadata: event.metadata } : {}),
+  };
+}

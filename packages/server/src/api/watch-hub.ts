@@ -1,0 +1,88 @@
+// WatchHub: watch subscriptions and the recent event history they resume from (SPEC §4 Watches).
+// Events are delivered in log order with their index. A watch that resumes from an index still in
+// the history gets every later event exactly once; one whose index was evicted gets a fresh
+// snapshot of its prefix instead, taken at the applied index, and then every later event.
+
+import type { LockKind, WatchEvent } from '@raftlock/protocol';
+import { assert } from '../assert.js';
+
+export interface WatchSubscriber {
+  readonly watchId: string;
+  readonly kind: LockKind | undefined;
+  readonly prefix: string;
+  /** Events for this watch, batched per event-loop turn. */
+  readonly deliver: (events: readonly WatchEvent[]) => void;
+}
+
+export class WatchHub {
+  private readonly history: WatchEvent[] = [];
+  /** Events at or below this index are no longer in the history. */
+  private evictedThroughIndex: number;
+  private readonly subscribers = new Map<string, WatchSubscriber>();
+  private readonly outbox = new Map<string, WatchEvent[]>();
+  private flushScheduled = false;
+
+  constructor(
+    private readonly maxHistoryEvents: number,
+    startIndex: number,
+  ) {
+    assert(maxHistoryEvents > 0, 'the history holds at least one event');
+    this.evictedThroughIndex = startIndex;
+  }
+
+  /** Record events of one applied entry and fan them out. */
+  publish(events: readonly WatchEvent[]): void {
+    for (const event of events) {
+      assert(this.history.length === 0 || event.index >= (this.history.at(-1)?.index ?? 0), 'events arrive in log order');
+      this.history.push(event);
+      for (const subscriber of this.subscribers.values()) if (matches(subscriber, event)) this.enqueue(subscriber.watchId, event);
+    }
+    while (this.history.length > this.maxHistoryEvents) {
+      const evicted = this.history.shift();
+      if (evicted) this.evictedThroughIndex = evicted.index;
+    }
+  }
+
+  /**
+   * Start a watch. With fromIndex still covered by the history, replays the events after it and
+   * returns 'resumed'; otherwise returns 'snapshot' and the caller sends a snapshot of the prefix.
+   */
+  subscribe(subscriber: WatchSubscriber, fromIndex: number | undefined): 'resumed' | 'snapshot' {
+    this.subscribers.set(subscriber.watchId, subscriber);
+    if (fromIndex === undefined || fromIndex < this.evictedThroughIndex) return 'snapshot';
+    for (const event of this.history) if (event.index > fromIndex && matches(subscriber, event)) this.enqueue(subscriber.watchId, event);
+    return 'resumed';
+  }
+
+  unsubscribe(watchId: string): boolean {
+    this.outbox.delete(watchId);
+    return this.subscribers.delete(watchId);
+  }
+
+  get watchCount(): number {
+    return this.subscribers.size;
+  }
+
+  private enqueue(watchId: string, event: WatchEvent): void {
+    let pending = this.outbox.get(watchId);
+    if (!pending) {
+      pending = [];
+      this.outbox.set(watchId, pending);
+    }
+    pending.push(event);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const [watchId, events] of this.outbox) this.subscribers.get(watchId)?.deliver(events);
+    this.outbox.clear();
+  }
+}
+
+function matches(subscriber: WatchSubscriber, event: WatchEvent): boolean {
+  return (subscriber.kind === undefined || subscriber.kind === event.kind) && event.name.startsWith(subscriber.prefix);
+}

@@ -1,0 +1,77 @@
+// ServerConfig: everything a member needs, validated when it is built (hashicorp/raft's
+// ValidateConfig). Each problem is a ConfigError whose message is the one line raftlockd prints.
+
+import { createHash } from 'node:crypto';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ServerConfig {
+  readonly nodeId: string;
+  readonly listen: HostPort;
+  /** host:port other members and clients use to reach this member. */
+  readonly advertise: string;
+  /** Initial voters, id → host:port, this member included (used to bootstrap an empty data dir). */
+  readonly peers: ReadonlyMap<string, string>;
+  readonly dataDir: string;
+  readonly heartbeatIntervalMs: number;
+  readonly electionTimeoutMs: number;
+  readonly peerSecret: string | undefined;
+  readonly logLevel: string;
+}
+
+const nodeIdPattern = /^[a-z0-9-]{1,32}$/;
+
+export function validateNodeId(id: string, where: string): string {
+  if (!nodeIdPattern.test(id)) throw new ConfigError(`${where}: member id "${id}" must match [a-z0-9-]{1,32}`);
+  return id;
+}
+
+export function parseHostPort(value: string, where: string): HostPort {
+  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value.trim());
+  if (!match) throw new ConfigError(`${where}: "${value}" is not host:port`);
+  const port = Number(match[2]);
+  if (port < 1 || port > 65535) throw new ConfigError(`${where}: port ${port} is outside 1–65535`);
+  const host = (match[1] ?? '').replace(/^\[|\]$/g, '');
+  return { host, port };
+}
+
+/** `n1=127.0.0.1:7071,n2=127.0.0.1:7072` → Map; rejects duplicates and malformed items. */
+export function parsePeers(value: string): Map<string, string> {
+  const peers = new Map<string, string>();
+  const items = value.split(',').map((item) => item.trim()).filter((item) => item.length > 0);
+  if (items.length === 0) throw new ConfigError('--peers: the list is empty');
+  for (const item of items) {
+    const separator = item.indexOf('=');
+    if (separator <= 0) throw new ConfigError(`--peers: "${item}" is not id=host:port`);
+    const id = validateNodeId(item.slice(0, separator), '--peers');
+    const address = item.slice(separator + 1);
+    parseHostPort(address, `--peers ${id}`);
+    if (peers.has(id)) throw new ConfigError(`--peers: member "${id}" is listed twice`);
+    if ([...peers.values()].includes(address)) throw new ConfigError(`--peers: address ${address} is listed twice`);
+    peers.set(id, address);
+  }
+  return peers;
+}
+
+/** The same initial member list gives the same id on every member; another list, another cluster. */
+export function clusterIdOf(peers: ReadonlyMap<string, string>): string {
+  const canonical = [...peers.entries()]
+    .sort(([left], [right]) => left.localeCompare(right))
+    .map(([id, address]) => `${id}=${address}`)
+    .join(',');
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}
+
+export function validateTiming(heartbeatIntervalMs: number, electionTimeoutMs: number): void {
+  if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 10) throw new ConfigError(`--heartbeat-ms must be an integer ≥ 10, got ${heartbeatIntervalMs}`);
+  if (!Number.isInteger(electionTimeoutMs) || electionTimeoutMs < 3 * heartbeatIntervalMs) {
+    throw new ConfigError(`--election-timeout-ms (${electionTimeoutMs}) must be an integer at least 3× --heartbeat-ms (${heartbeatIntervalMs})`);
+  }
+}

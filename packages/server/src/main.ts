@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// raftlockd: flags (yargs) → ServerConfig → startServer(). Every bad configuration exits non-zero
+// with one line naming the problem (SPEC §2); SIGTERM and SIGINT shut down cleanly and exit 0.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ConfigError, parseHostPort, parsePeers, validateNodeId, validateTiming, type ServerConfig } from './config.js';
+import { startServer } from './server.js';
+import { DataDirError } from './storage/data-dir-error.js';
+
+const exitCodes = { usage: 2, config: 1 } as const;
+
+function fail(message: string, exitCode: number): never {
+  process.stderr.write(`raftlockd: ${message}\n`);
+  process.exit(exitCode);
+}
+
+/** yargs reports some problems over several lines; the contract is one line. */
+function oneLine(message: string): string {
+  return message.split('\n').map((line) => line.trim()).filter((line) => line.length > 0).join(' ');
+}
+
+function readSecretFile(path: string, flag: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const secret = text.trim();
+  if (secret.length < 16) throw new ConfigError(`${flag}: the secret in ${path} must be at least 16 characters`);
+  return secret;
+}
+
+function buildConfig(argv: Record<string, unknown>): ServerConfig {
+  const nodeId = validateNodeId(String(argv.id), '--id');
+  const listenText = String(argv.listen);
+  const listen = parseHostPort(listenText, '--listen');
+  const advertise = argv.advertise === undefined ? listenText : String(argv.advertise);
+  parseHostPort(advertise, '--advertise');
+  const peers = argv.peers === undefined ? new Map([[nodeId, advertise]]) : parsePeers(String(argv.peers));
+  if (!peers.has(nodeId)) throw new ConfigError(`--id ${nodeId} is missing from --peers (${[...peers.keys()].join(', ')})`);
+  if (peers.get(nodeId) !== advertise) throw new ConfigError(`--peers lists ${nodeId} at ${peers.get(nodeId)}, but this member advertises ${advertise} (set --advertise or fix --peers)`);
+  const heartbeatIntervalMs = Number(argv['heartbeat-ms']);
+  const electionTimeoutMs = Number(argv['election-timeout-ms']);
+  validateTiming(heartbeatIntervalMs, electionTimeoutMs);
+  for (const flag of ['token-file', 'tls-cert', 'tls-key', 'tls-ca'] as const) {
+    // Refusing is safer than starting without the protection the operator asked for.
+    if (argv[flag] !== undefined) throw new ConfigError(`--${flag} is not supported by this build yet (client tokens and TLS arrive with the security work); refusing to start without it`);
+  }
+  if (argv.join === true) throw new ConfigError('--join is not supported by this build yet (membership changes arrive with the membership work)');
+  if (argv.restore !== undefined) throw new ConfigError('--restore is not supported by this build yet (snapshots arrive with the snapshot work)');
+  const peerSecret = argv['peer-secret-file'] === undefined ? undefined : readSecretFile(String(argv['peer-secret-file']), '--peer-secret-file');
+  return {
+    nodeId,
+    listen,
+    advertise,
+    peers,
+    dataDir: argv['data-dir'] === undefined ? join('raftlock-data', nodeId) : String(argv['data-dir']),
+    heartbeatIntervalMs,
+    electionTimeoutMs,
+    peerSecret,
+    logLevel: String(argv['log-level']),
+  };
+}
+
+/**
+ * SPEC §2's environment variables, mapped one by one: yargs' env prefix would also read unrelated
+ * RAFTLOCK_* variables (RAFTLOCK_ENDPOINTS is the CLI's) and refuse them as unknown flags.
+ */
+const environmentFlags = {
+  RAFTLOCK_ID: 'id',
+  RAFTLOCK_LISTEN: 'listen',
+  RAFTLOCK_ADVERTISE: 'advertise',
+  RAFTLOCK_PEERS: 'peers',
+  RAFTLOCK_JOIN: 'join',
+  RAFTLOCK_DATA_DIR: 'data-dir',
+  RAFTLOCK_TOKEN_FILE: 'token-file',
+  RAFTLOCK_PEER_SECRET_FILE: 'peer-secret-file',
+  RAFTLOCK_LOG_LEVEL: 'log-level',
+} as const;
+
+function environmentDefaults(): Record<string, string | boolean> {
+  const defaults: Record<string, string | boolean> = {};
+  for (const [variable, flag] of Object.entries(environmentFlags)) {
+    const value = process.env[variable];
+    if (value === undefined || value === '') continue;
+    defaults[flag] = flag === 'join' ? value === 'true' || value === '1' : value;
+  }
+  return defaults;
+}
+
+async function main(): Promise<void> {
+  const argv = await yargs(hideBin(process.argv))
+    .config(environmentDefaults())
+    .scriptName('raftlockd')
+    .usage('$0 [options]\n\nA raftlock cluster member. With no options: a one-member cluster on 127.0.0.1:7070.')
+    .example('$0 --id n1 --listen 127.0.0.1:7071 --data-dir ./data/n1 --peers n1=127.0.0.1:7071,n2=127.0.0.1:7072,n3=127.0.0.1:7073', 'one member of a three-member cluster')
+    .options({
+      id: { type: 'string', default: 'n1', describe: "this member's id ([a-z0-9-]{1,32})" },
+      listen: { type: 'string', default: '127.0.0.1:7070', describe: 'host:port for peers, clients and HTTP' },
+      advertise: { type: 'string', describe: 'address others use to reach this member (default: --listen)' },
+      peers: { type: 'string', describe: 'initial voting members id=host:port,... (bootstraps an empty data dir)' },
+      join: { type: 'boolean', describe: 'start empty as a non-voter and wait to be added' },
+      'data-dir': { type: 'string', describe: 'LMDB environment and snapshots (default ./raftlock-data/<id>)' },
+      'heartbeat-ms': { type: 'number', default: 100, describe: 'leader heartbeat interval' },
+      'election-timeout-ms': { type: 'number', default: 1000, describe: 'base election timeout; each wait is randomised in [T, 2T)' },
+      'token-file': { type: 'string', describe: 'client bearer tokens, one "token role" per line' },
+      'peer-secret-file': { type: 'string', describe: 'shared secret every member must present' },
+      'tls-cert': { type: 'string', describe: 'certificate for wss:// and https://' },
+      'tls-key': { type: 'string', describe: 'private key for --tls-cert' },
+      'tls-ca': { type: 'string', describe: 'CA to verify peers with' },
+      'log-level': { type: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'pino log level' },
+      restore: { type: 'string', describe: 'seed an empty data dir from a snapshot file, then start' },
+    })
+    .strict()
+    .version(false)
+    .help()
+    .fail((message, error) => fail(oneLine(error?.message ?? message ?? 'bad arguments'), exitCodes.usage))
+    .parse();
+
+  let config: ServerConfig;
+  try {
+    config = buildConfig(argv);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message, exitCodes.usage);
+    throw error;
+  }
+  let server;
+  try {
+    server = await startServer(config);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof DataDirError) fail(error.message, exitCodes.config);
+    throw error;
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`raftlockd: ${signal}, shutting down\n`);
+    server.shutdown().then(
+      () => process.exit(0),
+      (error: unknown) => fail(`shutdown failed: ${String(error)}`, 1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error), 1));

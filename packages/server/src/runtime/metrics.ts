@@ -1,0 +1,35 @@
+// Prometheus metrics (prom-client), one registry per member so several members can live in one
+// test process. Names follow Prometheus conventions: base units, `_total` for counters.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly term = new Gauge({ name: 'raftlock_term', help: 'Current Raft term', registers: [this.registry] });
+  readonly isLeader = new Gauge({ name: 'raftlock_is_leader', help: '1 when this member is the leader', registers: [this.registry] });
+  readonly leaderChanges = new Counter({ name: 'raftlock_leader_changes_total', help: 'Times this member saw the leader change', registers: [this.registry] });
+  readonly commitIndex = new Gauge({ name: 'raftlock_commit_index', help: 'Highest log index known committed', registers: [this.registry] });
+  readonly appliedIndex = new Gauge({ name: 'raftlock_applied_index', help: 'Highest log index applied to the lock state machine', registers: [this.registry] });
+  readonly proposals = new Counter({ name: 'raftlock_proposals_total', help: 'Commands proposed by this member, by outcome', labelNames: ['outcome'], registers: [this.registry] });
+  readonly fsyncSeconds = new Histogram({
+    name: 'raftlock_fsync_duration_seconds',
+    help: 'Time to make one batch of log entries and hard state durable',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly applySeconds = new Histogram({
+    name: 'raftlock_apply_duration_seconds',
+    help: 'Time to apply one batch of committed entries',
+    buckets: [0.00001, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1],
+    registers: [this.registry],
+  });
+  readonly sessions = new Gauge({ name: 'raftlock_sessions', help: 'Open sessions', registers: [this.registry] });
+  readonly locksHeld = new Gauge({ name: 'raftlock_locks_held', help: 'Locks and elections with a holder', registers: [this.registry] });
+  readonly waiters = new Gauge({ name: 'raftlock_waiters', help: 'Queued waiters across all locks', registers: [this.registry] });
+  readonly clientConnections = new Gauge({ name: 'raftlock_client_connections', help: 'Open client WebSocket connections', registers: [this.registry] });
+  readonly clientRequests = new Counter({ name: 'raftlock_client_requests_total', help: 'Client requests by op and outcome code', labelNames: ['op', 'code'], registers: [this.registry] });
+
+  constructor(collectProcessMetrics: boolean) {
+    if (collectProcessMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+}

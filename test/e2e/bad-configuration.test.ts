@@ -1,0 +1,77 @@
+// SPEC §2: every bad configuration exits non-zero with one clear line naming the problem, and a
+// member never overwrites a data dir that belongs elsewhere.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { freePorts } from './free-ports.js';
+import { LocalCluster, raftlockdPath } from './local-cluster.js';
+
+let scratch: string;
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'raftlock-config-'));
+});
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+function raftlockd(args: string[]): { status: number | null; stderrLines: string[] } {
+  const result = spawnSync(process.execPath, [raftlockdPath, '--log-level', 'silent', ...args], { encoding: 'utf8', timeout: 10_000 });
+  return { status: result.status, stderrLines: result.stderr.split('\n').filter((line) => line.trim().length > 0) };
+}
+
+function expectOneLineFailure(args: string[], pattern: RegExp): void {
+  const { status, stderrLines } = raftlockd(args);
+  expect(status, stderrLines.join('\n')).not.toBe(0);
+  expect(status).not.toBeNull();
+  expect(stderrLines, stderrLines.join('\n')).toHaveLength(1);
+  expect(stderrLines[0]).toMatch(pattern);
+}
+
+test('an unknown flag exits 2 with one line naming it', () => {
+  expectOneLineFailure(['--bogus-flag', 'x'], /bogus-flag/);
+});
+
+test('a malformed peer list exits non-zero with one line naming the bad item', () => {
+  expectOneLineFailure(['--peers', 'n1=127.0.0.1'], /--peers.*127\.0\.0\.1.*host:port/);
+  expectOneLineFailure(['--peers', 'n1=127.0.0.1:7071,n1=127.0.0.1:7072'], /listed twice/);
+  expectOneLineFailure(['--peers', 'N_1=127.0.0.1:7071'], /member id/);
+});
+
+test('an id missing from --peers exits non-zero with one line', () => {
+  expectOneLineFailure(['--id', 'n9', '--listen', '127.0.0.1:7079', '--peers', 'n1=127.0.0.1:7071,n2=127.0.0.1:7072'], /n9.*missing from --peers/);
+});
+
+test('bad timing exits non-zero with one line', () => {
+  expectOneLineFailure(['--heartbeat-ms', '500', '--election-timeout-ms', '600'], /election-timeout-ms/);
+});
+
+test('security flags this build cannot honour are refused rather than ignored', async () => {
+  const tokens = join(scratch, 'tokens');
+  await writeFile(tokens, 'secret admin\n');
+  expectOneLineFailure(['--token-file', tokens], /--token-file is not supported/);
+});
+
+test('a data dir that belongs to another member is refused and left untouched', async () => {
+  const [port] = await freePorts(1);
+  await using cluster = await LocalCluster.start({ size: 1 });
+  const dataDir = cluster.members[0]!.dataDir;
+  await cluster.kill('n1', 'SIGKILL');
+  const filesBefore = await readdir(dataDir);
+  expectOneLineFailure(['--id', 'n2', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], /belongs to/);
+  expect(await readdir(dataDir)).toEqual(filesBefore);
+});
+
+test('a port already in use exits non-zero with one line naming the address', async () => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const port = (blocker.address() as AddressInfo).port;
+  try {
+    expectOneLineFailure(['--listen', `127.0.0.1:${port}`, '--data-dir', join(scratch, 'port-in-use')], new RegExp(`127\\.0\\.0\\.1:${port} is already in use`));
+  } finally {
+    await new Promise((resolve) => blocker.close(resolve));
+  }
+});

@@ -1,0 +1,153 @@
+// LocalCluster: real raftlockd processes on free loopback ports with temp data dirs. Every process it
+// starts it stops, by pid, in stop(); tests use `await using` so that happens even on failure.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePorts } from './free-ports.js';
+import { ProtocolClient, type Reply } from './protocol-client.js';
+
+export const raftlockdPath = fileURLToPath(new URL('../../packages/server/dist/main.js', import.meta.url));
+
+export interface Member {
+  readonly id: string;
+  readonly address: string;
+  readonly dataDir: string;
+  process: ChildProcess | undefined;
+  output: string;
+}
+
+export interface LocalClusterOptions {
+  readonly size: number;
+  readonly heartbeatMs?: number;
+  readonly electionTimeoutMs?: number;
+  readonly extraArgs?: readonly string[];
+}
+
+export class LocalCluster {
+  readonly members: Member[];
+  private readonly rootDir: string;
+  private readonly options: Required<LocalClusterOptions>;
+
+  private constructor(rootDir: string, ports: number[], options: LocalClusterOptions) {
+    this.rootDir = rootDir;
+    this.options = { heartbeatMs: 50, electionTimeoutMs: 500, extraArgs: [], ...options };
+    this.members = ports.map((port, position) => ({ id: `n${position + 1}`, address: `127.0.0.1:${port}`, dataDir: join(rootDir, `n${position + 1}`), process: undefined, output: '' }));
+  }
+
+  static async start(options: LocalClusterOptions): Promise<LocalCluster> {
+    const rootDir = await mkdtemp(join(tmpdir(), 'raftlock-e2e-'));
+    const cluster = new LocalCluster(rootDir, await freePorts(options.size), options);
+    for (const member of cluster.members) cluster.spawnMember(member);
+    await cluster.waitReady();
+    return cluster;
+  }
+
+  get peersFlag(): string {
+    return this.members.map((member) => `${member.id}=${member.address}`).join(',');
+  }
+
+  member(id: string): Member {
+    const member = this.members.find((candidate) => candidate.id === id);
+    if (!member) throw new Error(`no member ${id}`);
+    return member;
+  }
+
+  spawnMember(member: Member): void {
+    const args = [
+      raftlockdPath,
+      '--id', member.id,
+      '--listen', member.address,
+      '--peers', this.peersFlag,
+      '--data-dir', member.dataDir,
+      '--heartbeat-ms', String(this.options.heartbeatMs),
+      '--election-timeout-ms', String(this.options.electionTimeoutMs),
+      '--log-level', 'warn',
+      ...this.options.extraArgs,
+    ];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    member.output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (member.output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (member.output += chunk.toString()));
+    member.process = child;
+  }
+
+  /** SIGKILL (or another signal) a member, by pid, and wait for it to be gone. */
+  async kill(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+    const member = this.member(id);
+    const child = member.process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    process.kill(child.pid as number, signal);
+    const code = await exited;
+    member.process = undefined;
+    return code;
+  }
+
+  restart(id: string): void {
+    this.spawnMember(this.member(id));
+  }
+
+  /** Every running member answers /readyz 200. */
+  async waitReady(timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const member of this.members) {
+      if (!member.process) continue;
+      while (!(await isReady(member.address))) {
+        if (Date.now() > deadline) throw new Error(`member ${member.id} not ready within ${timeoutMs} ms:\n${member.output.slice(-2000)}`);
+        await sleep(50);
+      }
+    }
+  }
+
+  /** The member that reports itself leader (asked through cluster.status on each running member). */
+  async leader(timeoutMs = 10_000): Promise<Member> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const member of this.members) {
+        if (!member.process) continue;
+        const status = await statusOf(member.address);
+        if (status?.role === 'leader') return member;
+      }
+      if (Date.now() > deadline) throw new Error('no leader elected in time');
+      await sleep(25);
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.members.map((member) => this.kill(member.id, 'SIGKILL')));
+    await rm(this.rootDir, { recursive: true, force: true });
+  }
+}
+
+export async function isReady(address: string): Promise<boolean> {
+  try {
+    const response = await fetch(`http://${address}/readyz`, { signal: AbortSignal.timeout(1000) });
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+export async function statusOf(address: string): Promise<Record<string, unknown> | undefined> {
+  let client: ProtocolClient | undefined;
+  try {
+    client = await ProtocolClient.connect(address);
+    const reply: Reply = await Promise.race([client.request('cluster.status', {}), sleep(1000).then((): Reply => ({ ok: false, error: { code: 'TIMEOUT', message: 'status timed out' } }))]);
+    return reply.ok ? reply.result : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    client?.close();
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
