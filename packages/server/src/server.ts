@@ -31,7 +31,9 @@ export interface RunningServer {
 const tickIntervalMs = 10;
 
 export function pinoLogger(level: string, nodeId: string): { logger: Logger; root: pino.Logger } {
-  const root = pino({ level, base: { nodeId }, redact: { paths: ['peerSecret', 'token', 'authorization'], censor: '[redacted]' } });
+  const options: pino.LoggerOptions = { level, base: { nodeId }, redact: { paths: ['peerSecret', 'token', 'authorization'], censor: '[redacted]' } };
+  // SPEC §2: pretty output for a person at a terminal, JSON lines for everything else.
+  const root = process.stdout.isTTY ? pino(options, pino.transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l' } })) : pino(options);
   const logger: Logger = {
     debug: (fields, message) => root.debug(fields, message),
     info: (fields, message) => root.info(fields, message),
