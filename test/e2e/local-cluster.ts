@@ -23,17 +23,21 @@ export interface LocalClusterOptions {
   readonly size: number;
   readonly heartbeatMs?: number;
   readonly electionTimeoutMs?: number;
-  readonly extraArgs?: readonly string[];
+  /** Extra flags for every member; a function gets the cluster's temp root (for secret files). */
+  readonly extraArgs?: readonly string[] | ((rootDir: string) => string[]);
 }
 
 export class LocalCluster {
   readonly members: Member[];
-  private readonly rootDir: string;
-  private readonly options: Required<LocalClusterOptions>;
+  readonly rootDir: string;
+  private readonly timing: { readonly heartbeatMs: number; readonly electionTimeoutMs: number };
+  private extraArgs: readonly string[];
 
   private constructor(rootDir: string, ports: number[], options: LocalClusterOptions) {
     this.rootDir = rootDir;
-    this.options = { heartbeatMs: 50, electionTimeoutMs: 500, extraArgs: [], ...options };
+    this.timing = { heartbeatMs: options.heartbeatMs ?? 50, electionTimeoutMs: options.electionTimeoutMs ?? 500 };
+    const extraArgs = options.extraArgs ?? [];
+    this.extraArgs = typeof extraArgs === 'function' ? extraArgs(rootDir) : extraArgs;
     this.members = ports.map((port, position) => ({ id: `n${position + 1}`, address: `127.0.0.1:${port}`, dataDir: join(rootDir, `n${position + 1}`), process: undefined, output: '' }));
   }
 
@@ -62,16 +66,27 @@ export class LocalCluster {
       '--listen', member.address,
       '--peers', this.peersFlag,
       '--data-dir', member.dataDir,
-      '--heartbeat-ms', String(this.options.heartbeatMs),
-      '--election-timeout-ms', String(this.options.electionTimeoutMs),
+      '--heartbeat-ms', String(this.timing.heartbeatMs),
+      '--election-timeout-ms', String(this.timing.electionTimeoutMs),
       '--log-level', 'warn',
-      ...this.options.extraArgs,
+      ...this.extraArgs,
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     member.output = '';
     child.stdout?.on('data', (chunk: Buffer) => (member.output += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (member.output += chunk.toString()));
     member.process = child;
+  }
+
+  /** Start a member with extra flags (e.g. a different secret) in place of its usual ones. */
+  spawnMemberWith(member: Member, extraArgs: readonly string[]): void {
+    const saved = this.extraArgs;
+    this.extraArgs = extraArgs;
+    try {
+      this.spawnMember(member);
+    } finally {
+      this.extraArgs = saved;
+    }
   }
 
   /** SIGKILL (or another signal) a member, by pid, and wait for it to be gone. */
