@@ -6,7 +6,6 @@ import {
   serviceErrorFromWire,
   type ClientRequest,
   type ClusterStatus,
-  type HolderInfo,
   type LockInfo,
   type LockKind,
   type MemberStatus,
@@ -14,7 +13,6 @@ import {
   type OperationName,
   type OperationResult,
   type ServiceError,
-  type SessionInfo,
 } from '@raftlock/protocol';
 import { asNodeId } from '../ids.js';
 import type { LockCommand } from '../lock/lock-commands.js';
@@ -60,7 +58,7 @@ export class Operations {
       },
       'session.list': async (args) => {
         const index = await this.read(args.stale);
-        return { sessions: options.driver.stateMachine.listSessions().map(toSessionInfo), index, stale: args.stale === true };
+        return { sessions: options.driver.stateMachine.listSessions(), index, stale: args.stale === true };
       },
       'lock.acquire': (args, request, context) =>
         this.acquire('lock', request.id, args.sessionId, args.name, args.mode, { metadata: args.metadata ?? '', value: '' }, context),
@@ -103,7 +101,7 @@ export class Operations {
       'election.leader': async (args) => {
         const index = await this.read(args.stale);
         const info = options.driver.stateMachine.getLock('election', args.name);
-        return { leader: info?.holder ? toHolderInfo(info.holder) : null, index, stale: args.stale === true };
+        return { leader: info?.holder ?? null, index, stale: args.stale === true };
       },
       'watch.start': async (args, _request, context) => context.startWatch(args),
       'watch.cancel': async (args, _request, context) => ({ cancelled: context.cancelWatch(args.watchId) }),
@@ -207,35 +205,11 @@ function unwrap(result: CommandResult): Record<string, unknown> {
   return result.value as unknown as Record<string, unknown>;
 }
 
-function toHolderInfo(holder: NonNullable<MachineLockInfo['holder']>): HolderInfo {
-  return {
-    sessionId: holder.sessionId,
-    clientName: holder.clientName,
-    token: holder.token,
-    sinceIndex: holder.sinceIndex,
-    sinceTimeMs: holder.sinceTimeMs,
-    metadata: holder.metadata,
-    value: holder.value,
-  };
-}
-
 export function toLockInfo(info: MachineLockInfo): LockInfo {
   return {
     kind: info.kind,
     name: info.name,
-    holder: info.holder ? toHolderInfo(info.holder) : null,
+    holder: info.holder ?? null,
     waiters: info.waiters.map((waiter) => ({ sessionId: waiter.sessionId, clientName: waiter.clientName, sinceIndex: waiter.sinceIndex })),
-  };
-}
-
-function toSessionInfo(session: SessionInfo): SessionInfo {
-  return {
-    sessionId: session.sessionId,
-    clientName: session.clientName,
-    ttlMs: session.ttlMs,
-    createdIndex: session.createdIndex,
-    createdTimeMs: session.createdTimeMs,
-    heldLocks: session.heldLocks,
-    waits: session.waits,
   };
 }

@@ -1,19 +1,14 @@
 // Read-only views of the replicated state, returned by the state machine's queries. They are
 // fresh plain objects on every call, so a caller can keep or send them without aliasing the state.
 
+import type { HolderInfo, SessionInfo as ProtocolSessionInfo } from '@raftlock/protocol';
 import type { LockKind } from './lock-commands.js';
 
-export interface HolderView {
-  readonly sessionId: string;
-  readonly clientName: string;
-  readonly token: number;
-  /** Index of the granting entry; equal to `token`, kept for readers that think in indexes. */
-  readonly sinceIndex: number;
-  /** The leader's wall time at (or just before) the granting entry: display only, never decisions. */
-  readonly sinceTimeMs: number;
-  readonly metadata: string;
-  readonly value: string;
-}
+/**
+ * The holder as clients see it (the protocol's HolderInfo): `token` is the index of the granting
+ * entry, `sinceTimeMs` the leader's wall time at (or just before) it — display only, never decisions.
+ */
+export type HolderView = HolderInfo;
 
 export interface WaiterView {
   readonly sessionId: string;
@@ -31,15 +26,8 @@ export interface LockInfo {
   readonly waiters: WaiterView[];
 }
 
-export interface SessionInfo {
-  readonly sessionId: string;
-  readonly ttlMs: number;
-  readonly clientName: string;
-  readonly createdIndex: number;
-  readonly createdTimeMs: number;
-  readonly heldLocks: number;
-  readonly waits: number;
-}
+/** A session as clients see it (the protocol's SessionInfo). */
+export type SessionInfo = ProtocolSessionInfo;
 
 export interface LockStats {
   readonly sessions: number;
