@@ -63,17 +63,18 @@ test('a session that keeps sending keepalives survives a leader change, with its
   await using cluster = await LocalCluster.start({ size: 3 });
   const addresses = () => cluster.members.filter((member) => member.process).map((member) => member.address);
   const client = new RetryingClient(addresses);
-  const sessionId = String(expectOk(await client.call('session.open', { ttlMs: 1500, name: 'steady' })).sessionId);
+  const ttlMs = 3000;
+  const sessionId = String(expectOk(await client.call('session.open', { ttlMs, name: 'steady' })).sessionId);
   const token = Number(expectOk(await client.call('lock.acquire', { sessionId, name: 'steady', mode: 'try' })).token);
-  const keepalive = keepAlive(client, sessionId, 300);
+  const keepalive = keepAlive(client, sessionId, ttlMs / 6);
 
   await sleep(500);
   const leader = await cluster.leader();
   await cluster.kill(leader.id, 'SIGKILL');
-  await sleep(4000); // well past the TTL: only keepalives to the new leader keep the session alive
+  await sleep(2 * ttlMs + 500); // well past the TTL: only keepalives to the new leader keep the session alive
 
-  const lock = expectOk(await client.call('lock.get', { name: 'steady' })).lock as { holder: { sessionId: string; token: number } };
-  expect(lock.holder).toMatchObject({ sessionId, token });
+  const lock = expectOk(await client.call('lock.get', { name: 'steady' })).lock as { holder: { sessionId: string; token: number } } | null;
+  expect(lock?.holder, `keepalive failures: ${keepalive.failures.join('; ')}`).toMatchObject({ sessionId, token });
   expect(keepalive.failures).toEqual([]);
   keepalive.stop();
   client.close();

@@ -121,6 +121,9 @@ export function validateRequest(frame: unknown): ValidatedRequest {
   for (const key of Object.keys(args)) {
     if (!Object.hasOwn(rules, key)) return { ok: false, id, error: new InvalidArgumentError(`${op}: unknown argument "${key}"`) };
   }
+  // Only the fields we checked go on, and nil means absent (encoders in other languages send nil
+  // for an unset optional field): handlers never see a null.
+  const checked: Record<string, unknown> = {};
   for (const [field, rule] of Object.entries(rules)) {
     const value = args[field];
     if (value === undefined || value === null) {
@@ -129,6 +132,7 @@ export function validateRequest(frame: unknown): ValidatedRequest {
     }
     const problem = checkField(op, field, rule, value);
     if (problem) return { ok: false, id, error: problem };
+    checked[field] = value;
   }
-  return { ok: true, request: { id, op, args } as ClientRequest };
+  return { ok: true, request: { id, op, args: checked } as ClientRequest };
 }

@@ -50,8 +50,8 @@ export function parsePeers(value: string): Map<string, string> {
   for (const item of items) {
     const separator = item.indexOf('=');
     if (separator <= 0) throw new ConfigError(`--peers: "${item}" is not id=host:port`);
-    const id = validateNodeId(item.slice(0, separator), '--peers');
-    const address = item.slice(separator + 1);
+    const id = validateNodeId(item.slice(0, separator).trim(), '--peers');
+    const address = item.slice(separator + 1).trim();
     parseHostPort(address, `--peers ${id}`);
     if (peers.has(id)) throw new ConfigError(`--peers: member "${id}" is listed twice`);
     if ([...peers.values()].includes(address)) throw new ConfigError(`--peers: address ${address} is listed twice`);
@@ -63,7 +63,8 @@ export function parsePeers(value: string): Map<string, string> {
 /** The same initial member list gives the same id on every member; another list, another cluster. */
 export function clusterIdOf(peers: ReadonlyMap<string, string>): string {
   const canonical = [...peers.entries()]
-    .sort(([left], [right]) => left.localeCompare(right))
+    // Plain code-unit order: the same on every machine, whatever its locale.
+    .sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0))
     .map(([id, address]) => `${id}=${address}`)
     .join(',');
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);

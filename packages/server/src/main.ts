@@ -11,6 +11,7 @@ import { startServer } from './server.js';
 import { DataDirError } from './storage/data-dir-error.js';
 
 const exitCodes = { usage: 2, config: 1 } as const;
+const shutdownDeadlineMs = 15_000;
 
 function fail(message: string, exitCode: number): never {
   process.stderr.write(`raftlockd: ${message}\n`);
@@ -137,9 +138,15 @@ async function main(): Promise<void> {
   }
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: the operator wants out now.
+      process.stderr.write(`raftlockd: ${signal} again, exiting without finishing shutdown\n`);
+      process.exit(1);
+    }
     stopping = true;
     process.stderr.write(`raftlockd: ${signal}, shutting down\n`);
+    // Hand-off plus flush normally takes well under a second; never hang an orchestrator.
+    setTimeout(() => fail(`shutdown did not finish within ${shutdownDeadlineMs} ms; exiting`, 1), shutdownDeadlineMs).unref();
     server.shutdown().then(
       () => process.exit(0),
       (error: unknown) => fail(`shutdown failed: ${String(error)}`, 1),

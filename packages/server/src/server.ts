@@ -106,7 +106,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     throw error;
   }
   const bound = httpServer.address() as AddressInfo;
-  const address = `${bound.address}:${bound.port}`;
+  const address = bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;
   driver.start();
   logger.info({ address, dataDir: config.dataDir, clusterId, voters }, 'raftlockd member started');
 

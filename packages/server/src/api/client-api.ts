@@ -14,6 +14,9 @@ import {
   isServiceError,
   protocolLimits,
   RateLimitedError,
+  serviceErrorFromWire,
+  SessionExpiredError,
+  TooLargeError,
   validateRequest,
   type ClientReply,
   type OperationArgs,
@@ -41,9 +44,14 @@ export interface ClientApiOptions {
   readonly maxWatchHistoryEvents: number;
 }
 
-const closeCodes = { invalidPayload: 1007, goingAway: 1001 } as const;
-/** Stop reading a connection whose replies pile up unread (slow or hostile client). */
+const closeCodes = { invalidPayload: 1007, goingAway: 1001, tryAgainLater: 1013 } as const;
+/** A connection whose replies and pushes pile up unread (slow or hostile client) is dropped. */
 const maxBufferedBytesPerConnection = 8 * 1024 * 1024;
+const maxConnections = 10_000;
+/** ~1 KiB per event at most (4 KiB values are rare): 256 events stay well inside a 1 MiB frame. */
+const maxEventsPerPush = 256;
+/** How long shutdown waits for clients to answer the close handshake before cutting them off. */
+const closeGraceMs = 250;
 
 export class ClientApi {
   private readonly server: WebSocketServer;
@@ -66,20 +74,25 @@ export class ClientApi {
       defaultSessionTtlMs: protocolLimits.defaultSessionTtlMs,
       defaultListLimit: protocolLimits.defaultListLimit,
     });
-    options.driver.onApply((_index, command, outcome) => {
+    options.driver.onApply((_index, _command, outcome) => {
       for (const event of outcome.events) {
-        if (event.requestId === undefined) continue;
-        if (event.type === 'acquired') this.waits.granted(event.requestId, { name: event.name, sessionId: event.sessionId, token: event.token ?? 0 });
-        else if (event.type === 'cancelled') this.waits.cancelled(event.requestId);
+        // A parked wait is answered with exactly what a retry of it would get: the dedupe table's
+        // current result for its request id (granted, cancelled, or its session ended).
+        if (event.requestId === undefined || event.type === 'queued') continue;
+        this.completeWait(event.requestId, event);
       }
-      if ((command.type === 'ExpireSession' || command.type === 'CloseSession') && outcome.result?.ok) this.waits.sessionEnded(command.sessionId);
       if (outcome.events.length > 0) this.watches.publish(outcome.events.map(toWatchEvent));
+    });
+    // A deposed leader may never hear of the grant a successor makes: its parked waits are told to
+    // retry (same request id, so the retry re-parks or gets the grant).
+    options.driver.onRoleChange((softState) => {
+      if (softState.role !== 'leader') this.waits.failAll(options.driver.notLeaderError());
     });
   }
 
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (!this.accepting) {
-      socket.destroy();
+    if (!this.accepting || this.connections.size >= maxConnections) {
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n`);
       return;
     }
     this.server.handleUpgrade(request, socket, head, (webSocket) => this.server.emit('connection', webSocket, request));
@@ -89,8 +102,10 @@ export class ClientApi {
   async close(): Promise<void> {
     this.accepting = false;
     for (const socket of this.connections) socket.close(closeCodes.goingAway, 'member shutting down');
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // A client that never answers the close handshake must not hold up SIGTERM.
+    await new Promise((resolve) => setTimeout(resolve, this.connections.size > 0 ? closeGraceMs : 0));
     for (const socket of this.connections) socket.terminate();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
   get connectionCount(): number {
@@ -106,10 +121,29 @@ export class ClientApi {
 
     const send = (message: ClientReply | ServerPush) => {
       if (socket.readyState !== socket.OPEN) return;
-      socket.send(encodeFrame(message), { binary: true });
+      if (socket.bufferedAmount > maxBufferedBytesPerConnection) {
+        // It does not read what we send: drop it rather than buffer without bound.
+        socket.terminate();
+        return;
+      }
+      let frame = encodeFrame(message);
+      if (frame.byteLength > protocolLimits.maxFrameBytes && 'id' in message) {
+        frame = encodeFrame({ id: message.id, ok: false, error: new TooLargeError('the result exceeds the 1 MiB frame limit; ask for fewer items (limit) or a narrower prefix').toWire() });
+      }
+      socket.send(frame, { binary: true });
     };
 
     socket.on('message', (data: RawData, isBinary: boolean) => {
+      try {
+        handleFrame(data, isBinary);
+      } catch (error) {
+        // Nothing a client sends may take the member down: drop that connection, keep serving.
+        this.options.logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'client frame handler failed; closing the connection');
+        socket.terminate();
+      }
+    });
+
+    const handleFrame = (data: RawData, isBinary: boolean) => {
       const receivedAtMs = this.options.clock.monotonicMs();
       if (!isBinary) {
         socket.close(closeCodes.invalidPayload, 'frames must be binary msgpack');
@@ -120,7 +154,8 @@ export class ClientApi {
         frame = decodeFrame(toBytes(data));
       } catch (error) {
         if (!(error instanceof FrameDecodeError)) throw error;
-        socket.close(closeCodes.invalidPayload, error.message.slice(0, 120));
+        // A fixed reason: decoder messages can echo client bytes, and close reasons are ≤ 123 bytes.
+        socket.close(closeCodes.invalidPayload, 'malformed msgpack frame');
         return;
       }
       const validated = validateRequest(frame);
@@ -137,7 +172,10 @@ export class ClientApi {
       inflight++;
       const context: ConnectionContext = {
         receivedAtMs,
-        onClose: (cleanup) => cleanups.add(cleanup),
+        onClose: (cleanup) => {
+          cleanups.add(cleanup);
+          return () => cleanups.delete(cleanup);
+        },
         startWatch: (args) => this.startWatch(args, watchIds, send),
         cancelWatch: (watchId) => watchIds.delete(watchId) && this.watches.unsubscribe(watchId),
       };
@@ -154,7 +192,7 @@ export class ClientApi {
           send({ id: request.id, ok: false, error: serviceError.toWire() });
         },
       );
-    });
+    };
 
     socket.on('close', () => {
       this.connections.delete(socket);
@@ -168,14 +206,34 @@ export class ClientApi {
   private startWatch(args: OperationArgs<'watch.start'>, watchIds: Set<string>, send: (message: ServerPush) => void): OperationResult<'watch.start'> {
     if (watchIds.size >= protocolLimits.maxWatchesPerConnection) throw new RateLimitedError(`at most ${protocolLimits.maxWatchesPerConnection} watches per connection`);
     const watchId = nanoid(12);
-    watchIds.add(watchId);
     const index = this.options.driver.lastAppliedIndex();
-    const outcome = this.watches.subscribe({ watchId, kind: args.kind, prefix: args.prefix, deliver: (events) => send({ watch: watchId, events }) }, args.fromIndex);
-    if (outcome === 'resumed') return { watchId, index, snapshot: null };
+    // The snapshot is built before subscribing, so a failure leaves no watch behind.
     const machine = this.options.driver.stateMachine;
     const kinds = args.kind === undefined ? (['lock', 'election'] as const) : [args.kind];
     const snapshot = kinds.flatMap((kind) => machine.listLocks(kind, args.prefix, protocolLimits.maxListLimit).map(toLockInfo));
-    return { watchId, index, snapshot };
+    const deliver = (events: readonly WatchEvent[]) => {
+      // Keep every push inside the frame limit.
+      for (let start = 0; start < events.length; start += maxEventsPerPush) send({ watch: watchId, events: events.slice(start, start + maxEventsPerPush) });
+    };
+    const outcome = this.watches.subscribe({ watchId, kind: args.kind, prefix: args.prefix, deliver }, args.fromIndex);
+    watchIds.add(watchId);
+    return outcome === 'resumed' ? { watchId, index, snapshot: null } : { watchId, index, snapshot };
+  }
+
+  private completeWait(requestId: string, event: { type: string; name: string; sessionId: string; token?: number }): void {
+    const current = this.options.driver.stateMachine.dedupeLookup(requestId);
+    if (current === undefined) {
+      // Evicted from the bounded table: fall back on the event itself.
+      if (event.type === 'acquired') this.waits.granted(requestId, { name: event.name, sessionId: event.sessionId, token: event.token ?? 0 });
+      else this.waits.failed(requestId, new SessionExpiredError('the wait ended'));
+      return;
+    }
+    if (!current.ok) {
+      this.waits.failed(requestId, serviceErrorFromWire({ code: current.code, message: current.message }));
+      return;
+    }
+    const value = current.value as unknown as Record<string, unknown>;
+    if (value.state === 'acquired') this.waits.granted(requestId, { name: String(value.name), sessionId: String(value.sessionId), token: Number(value.token) });
   }
 
   private asServiceError(error: unknown, op: string): ServiceError {

@@ -23,8 +23,8 @@ import type { GrantedLock, WaitRegistry } from './wait-registry.js';
 
 /** Per-connection hooks the handlers need (parking waits, watches). */
 export interface ConnectionContext {
-  /** Forget parked requests and watches when the connection closes. */
-  onClose(cleanup: () => void): void;
+  /** Run cleanup when the connection closes; the returned function unregisters it. */
+  onClose(cleanup: () => void): () => void;
   startWatch(args: OperationArgs<'watch.start'>): OperationResult<'watch.start'>;
   cancelWatch(watchId: string): boolean;
   readonly receivedAtMs: number;
@@ -142,16 +142,16 @@ export class Operations {
         if (settled) return;
         settled = true;
         forget();
+        unregisterCleanup();
         outcome();
       };
       // Parked before proposing: the grant may be applied in the same batch as the queueing entry.
       const forget = this.options.waits.register(
         requestId,
-        sessionId,
         (granted) => settle(() => resolve(granted)),
         (error) => settle(() => reject(error)),
       );
-      context.onClose(forget);
+      const unregisterCleanup = context.onClose(forget);
       const command: LockCommand = { type: 'Acquire', requestId, sessionId, kind, name, mode, metadata: payload.metadata, value: payload.value, leaderTimeMs: this.wallTimeMs() };
       this.options.driver.propose(command).then(
         (result) => {

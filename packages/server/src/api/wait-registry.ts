@@ -3,7 +3,7 @@
 // its session. Registration happens BEFORE the proposal, because the grant can be applied in the
 // same batch as the queueing entry, before the proposal's own promise runs.
 
-import { SessionExpiredError, TimeoutError, type ServiceError } from '@raftlock/protocol';
+import { TimeoutError, type ServiceError } from '@raftlock/protocol';
 
 export interface GrantedLock {
   readonly name: string;
@@ -12,7 +12,6 @@ export interface GrantedLock {
 }
 
 interface Waiter {
-  readonly sessionId: string;
   readonly resolve: (granted: GrantedLock) => void;
   readonly reject: (error: ServiceError) => void;
 }
@@ -21,8 +20,8 @@ export class WaitRegistry {
   private readonly byRequestId = new Map<string, Set<Waiter>>();
 
   /** Park a request; returns a function that forgets it (connection closed). */
-  register(requestId: string, sessionId: string, resolve: Waiter['resolve'], reject: Waiter['reject']): () => void {
-    const waiter: Waiter = { sessionId, resolve, reject };
+  register(requestId: string, resolve: Waiter['resolve'], reject: Waiter['reject']): () => void {
+    const waiter: Waiter = { resolve, reject };
     let waiters = this.byRequestId.get(requestId);
     if (!waiters) {
       waiters = new Set();
@@ -47,16 +46,11 @@ export class WaitRegistry {
     for (const waiter of this.take(requestId)) waiter.reject(error);
   }
 
-  /** A session ended: its waits are gone from the state machine, so are their requests. */
-  sessionEnded(sessionId: string): void {
-    for (const [requestId, waiters] of this.byRequestId) {
-      for (const waiter of waiters) {
-        if (waiter.sessionId !== sessionId) continue;
-        waiters.delete(waiter);
-        waiter.reject(new SessionExpiredError(`session ${sessionId} ended while waiting`));
-      }
-      if (waiters.size === 0) this.byRequestId.delete(requestId);
-    }
+  /** This member stopped leading: every parked request is told to retry elsewhere. */
+  failAll(error: ServiceError): void {
+    const all = [...this.byRequestId.values()];
+    this.byRequestId.clear();
+    for (const waiters of all) for (const waiter of waiters) waiter.reject(error);
   }
 
   get size(): number {

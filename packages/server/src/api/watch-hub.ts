@@ -14,11 +14,16 @@ export interface WatchSubscriber {
   readonly deliver: (events: readonly WatchEvent[]) => void;
 }
 
+interface Subscription extends WatchSubscriber {
+  /** Events at or below this index were already seen by the client (resume point). */
+  readonly seenThroughIndex: number;
+}
+
 export class WatchHub {
   private readonly history: WatchEvent[] = [];
   /** Events at or below this index are no longer in the history. */
   private evictedThroughIndex: number;
-  private readonly subscribers = new Map<string, WatchSubscriber>();
+  private readonly subscribers = new Map<string, Subscription>();
   private readonly outbox = new Map<string, WatchEvent[]>();
   private flushScheduled = false;
 
@@ -35,7 +40,10 @@ export class WatchHub {
     for (const event of events) {
       assert(this.history.length === 0 || event.index >= (this.history.at(-1)?.index ?? 0), 'events arrive in log order');
       this.history.push(event);
-      for (const subscriber of this.subscribers.values()) if (matches(subscriber, event)) this.enqueue(subscriber.watchId, event);
+      for (const subscriber of this.subscribers.values()) {
+        // A client resuming from an index this member has not applied yet must not see it twice.
+        if (event.index > subscriber.seenThroughIndex && matches(subscriber, event)) this.enqueue(subscriber.watchId, event);
+      }
     }
     while (this.history.length > this.maxHistoryEvents) {
       const evicted = this.history.shift();
@@ -48,8 +56,11 @@ export class WatchHub {
    * returns 'resumed'; otherwise returns 'snapshot' and the caller sends a snapshot of the prefix.
    */
   subscribe(subscriber: WatchSubscriber, fromIndex: number | undefined): 'resumed' | 'snapshot' {
-    this.subscribers.set(subscriber.watchId, subscriber);
-    if (fromIndex === undefined || fromIndex < this.evictedThroughIndex) return 'snapshot';
+    if (fromIndex === undefined || fromIndex < this.evictedThroughIndex) {
+      this.subscribers.set(subscriber.watchId, { ...subscriber, seenThroughIndex: 0 });
+      return 'snapshot';
+    }
+    this.subscribers.set(subscriber.watchId, { ...subscriber, seenThroughIndex: fromIndex });
     for (const event of this.history) if (event.index > fromIndex && matches(subscriber, event)) this.enqueue(subscriber.watchId, event);
     return 'resumed';
   }
@@ -78,8 +89,10 @@ export class WatchHub {
 
   private flush(): void {
     this.flushScheduled = false;
-    for (const [watchId, events] of this.outbox) this.subscribers.get(watchId)?.deliver(events);
+    // Taken before delivering, so a deliver that throws cannot make the batch go out twice.
+    const batches = [...this.outbox];
     this.outbox.clear();
+    for (const [watchId, events] of batches) this.subscribers.get(watchId)?.deliver(events);
   }
 }
 

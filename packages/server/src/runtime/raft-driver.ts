@@ -186,14 +186,21 @@ export class RaftDriver {
     });
   }
 
-  /** A keepalive received at receivedAtMs (monotonic), acknowledged only once leadership is confirmed. */
+  /**
+   * A keepalive received at receivedAtMs (monotonic). The lease is extended at once — the server may
+   * only ever expire later than TTL after a keepalive it received — but the acknowledgement waits
+   * until leadership is confirmed after receipt: any later leader was elected after receivedAtMs and
+   * grants a full TTL from its election, so the client's deadline (send time + TTL) comes first.
+   */
   async keepalive(sessionId: string, receivedAtMs: number): Promise<{ ttlMs: number }> {
     if (this.softState.role !== 'leader') throw this.notLeaderError();
-    if (!this.leases.isLive(sessionId)) throw new SessionExpiredError(`session ${sessionId} has expired or was closed`);
+    if (this.leases.isExpiring(sessionId)) throw new SessionExpiredError(`session ${sessionId} has expired or was closed`);
+    const extendedEarly = this.leases.keepalive(sessionId, receivedAtMs);
+    // ReadIndex first: a new leader may not have applied its predecessor's OpenSession yet.
     await this.linearizableRead();
-    // Confirmed leader after receipt: any later leader's election happened after receivedAtMs, so
-    // it will also grant at least TTL from now (SPEC §3.6).
-    if (!this.leases.keepalive(sessionId, receivedAtMs)) throw new SessionExpiredError(`session ${sessionId} has expired or was closed`);
+    if (!extendedEarly && !this.leases.keepalive(sessionId, receivedAtMs)) throw new SessionExpiredError(`session ${sessionId} has expired or was closed`);
+    // Expiry may have been proposed while the read was confirming: never acknowledge after that.
+    if (!this.leases.isLive(sessionId)) throw new SessionExpiredError(`session ${sessionId} has expired or was closed`);
     const ttlMs = this.leases.ttlOf(sessionId);
     assert(ttlMs !== undefined, 'a live lease has a TTL');
     return { ttlMs };
@@ -262,11 +269,8 @@ export class RaftDriver {
     try {
       while (!this.stopped && this.node.hasReady()) {
         const ready = this.node.ready();
-        if (ready.hardState !== undefined || ready.entriesToPersist.length > 0) {
-          const startedMs = this.options.clock.monotonicMs();
-          await this.options.storage.persist(ready.hardState, ready.entriesToPersist);
-          this.options.metrics.fsyncSeconds.observe((this.options.clock.monotonicMs() - startedMs) / 1000);
-        }
+        // Durable before anything of this Ready leaves (storage reports fsync latency itself).
+        if (ready.hardState !== undefined || ready.entriesToPersist.length > 0) await this.options.storage.persist(ready.hardState, ready.entriesToPersist);
         if (this.stopped) return;
         if (ready.messagesToSend.length > 0) this.transport?.send(ready.messagesToSend);
         this.applyEntries(ready.entriesToApply);
@@ -289,24 +293,33 @@ export class RaftDriver {
       const command: LockCommand = entry.kind === 'command' ? decodeCommand(entry.data) : { type: 'Noop' };
       const outcome = this.stateMachine.apply(entry.index, command);
       this.appliedIndex = entry.index;
-      this.trackLeases(command, outcome);
+      this.trackLeases(entry.index, command, outcome);
       const pending = this.pendingProposals.get(entry.index);
       if (pending) {
         this.pendingProposals.delete(entry.index);
         if (pending.term === entry.term && outcome.result !== undefined) pending.resolve(outcome.result);
         else pending.reject(this.notLeaderError()); // another leader's entry took this index: ours was never committed
       }
-      for (const listener of this.applyListeners) listener(entry.index, command, outcome);
+      for (const listener of this.applyListeners) {
+        // Listeners (waits, watches) are not replicated state: one that fails must not stop the member.
+        try {
+          listener(entry.index, command, outcome);
+        } catch (error) {
+          this.options.logger.error({ index: entry.index, error: error instanceof Error ? error.stack : String(error) }, 'apply listener failed');
+        }
+      }
     }
     this.options.metrics.applySeconds.observe((this.options.clock.monotonicMs() - startedMs) / 1000);
   }
 
-  private trackLeases(command: LockCommand, outcome: ApplyOutcome): void {
+  private trackLeases(index: LogIndex, command: LockCommand, outcome: ApplyOutcome): void {
     if (this.softState.role !== 'leader' || !outcome.result?.ok) return;
     const value = outcome.result.value as unknown as Record<string, unknown>;
     switch (command.type) {
       case 'OpenSession':
-        this.leases.opened(String(value.sessionId), command.ttlMs, this.options.clock.monotonicMs());
+        // Only the entry that created the session starts its lease: a retried OpenSession answered
+        // from the dedupe table must not revive a session that expired or is being expired.
+        if (value.createdIndex === index) this.leases.opened(String(value.sessionId), command.ttlMs, this.options.clock.monotonicMs());
         return;
       case 'CloseSession':
       case 'ExpireSession':

@@ -47,6 +47,11 @@ export class SessionLeases {
     return true;
   }
 
+  /** Known to this leader and already proposed for expiry. */
+  isExpiring(sessionId: string): boolean {
+    return this.leases.get(sessionId)?.expiryProposed === true;
+  }
+
   isLive(sessionId: string): boolean {
     const lease = this.leases.get(sessionId);
     return lease !== undefined && !lease.expiryProposed;
