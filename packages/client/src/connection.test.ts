@@ -1,0 +1,129 @@
+import { performance } from 'node:perf_hooks';
+import { afterEach, expect, test } from 'vitest';
+import { InvalidArgumentError, NotHolderError, TimeoutError, UnauthenticatedError, UnavailableError } from '@raftlock/protocol';
+import { connect, type Client } from './client.js';
+import { FakeMember, sessionScript, waitUntil } from './fake-member.fixture.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function member(): Promise<FakeMember> {
+  const started = await FakeMember.start();
+  cleanups.push(() => started.stop());
+  return started;
+}
+
+async function client(options: Parameters<typeof connect>[0]): Promise<Client> {
+  const connected = await connect(options);
+  cleanups.push(() => connected.close());
+  return connected;
+}
+
+test('connect finds the leader through a follower that names it, before sending any request', async () => {
+  const leader = await member();
+  const follower = await member();
+  follower.role = 'follower';
+  follower.leaderAddress = leader.address;
+  const sdk = await client({ endpoints: [follower.address] });
+  expect(sdk.connectedTo).toBe(leader.address);
+  expect(follower.received).toEqual([]);
+});
+
+test('a NOT_LEADER reply moves the request to the member it names, with the same request id', async () => {
+  const leader = await member();
+  const stale = await member(); // believes it leads, answers NOT_LEADER when asked to do anything
+  stale.script = (received) => stale.fail(received, { code: 'NOT_LEADER', message: 'not me', leader: leader.address });
+  leader.script = sessionScript(10_000);
+  const sdk = await client({ endpoints: [stale.address] });
+  expect(sdk.connectedTo).toBe(stale.address);
+  const session = await sdk.session({ ttlMs: 10_000 });
+  expect(session.id).toBe('s1');
+  const [first] = stale.requests('session.open');
+  const [second] = leader.requests('session.open');
+  expect(second?.request.id).toBe(first?.request.id);
+  expect(sdk.connectedTo).toBe(leader.address);
+});
+
+test('a request whose connection drops is re-sent with the same id once the SDK has reconnected', async () => {
+  const only = await member();
+  let drops = 0;
+  only.script = sessionScript(10_000, (received, fake) => {
+    if (received.request.op !== 'lock.acquire') return;
+    if (drops++ === 0) fake.dropConnections(); // the reply is lost with the connection
+    else fake.ok(received, { name: 'a', sessionId: 's1', token: 7 });
+  });
+  const sdk = await client({ endpoints: [only.address] });
+  const session = await sdk.session({ ttlMs: 10_000 });
+  const lock = await session.tryLock('a');
+  expect(lock?.token).toBe(7n);
+  const attempts = only.requests('lock.acquire');
+  expect(attempts).toHaveLength(2);
+  expect(attempts[1]?.request.id).toBe(attempts[0]?.request.id);
+  expect(attempts[1]?.socket).not.toBe(attempts[0]?.socket);
+});
+
+test('UNAVAILABLE is retried with backoff until answered; a non-retriable code rejects with its own class', async () => {
+  const only = await member();
+  let unavailable = 3;
+  only.script = sessionScript(10_000, (received, fake) => {
+    if (received.request.op === 'lock.acquire') {
+      if (unavailable-- > 0) fake.fail(received, { code: 'UNAVAILABLE', message: 'no leader yet' });
+      else fake.ok(received, { name: 'a', sessionId: 's1', token: 9 });
+    }
+    if (received.request.op === 'lock.release') fake.fail(received, { code: 'NOT_HOLDER', message: 'not yours' });
+    if (received.request.op === 'lock.get') fake.fail(received, { code: 'NOT_HOLDER', message: 'nope' });
+  });
+  const sdk = await client({ endpoints: [only.address] });
+  const session = await sdk.session({ ttlMs: 10_000 });
+  const lock = await session.tryLock('a');
+  const attempts = only.requests('lock.acquire');
+  expect(attempts).toHaveLength(4);
+  expect(new Set(attempts.map((attempt) => attempt.request.id)).size).toBe(1);
+  await expect(sdk.lock('x')).rejects.toBeInstanceOf(NotHolderError);
+  // A release answered NOT_HOLDER means the lock is not held: release() resolves (idempotent).
+  await lock?.release();
+  expect(lock?.signal.aborted).toBe(true);
+});
+
+test('a request nobody answers fails at its deadline', async () => {
+  const silent = await member();
+  const sdk = await client({ endpoints: [silent.address], requestTimeoutMs: 300 });
+  const startedMs = performance.now();
+  await expect(sdk.status()).rejects.toBeInstanceOf(TimeoutError);
+  expect(performance.now() - startedMs).toBeGreaterThanOrEqual(295);
+  expect(performance.now() - startedMs).toBeLessThan(1_000);
+});
+
+test('connect rejects with UnavailableError when no endpoint answers, and refuses bad options', async () => {
+  const gone = await member();
+  const address = gone.address;
+  await gone.stop();
+  await expect(connect({ endpoints: [address], requestTimeoutMs: 300 })).rejects.toBeInstanceOf(UnavailableError);
+  await expect(connect({ endpoints: [] })).rejects.toBeInstanceOf(InvalidArgumentError);
+  await expect(connect({ endpoints: [address], requestTimeoutMs: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+});
+
+test('a member that stops answering pings is left for another endpoint', async () => {
+  const frozen = await member();
+  const healthy = await member();
+  healthy.script = sessionScript(10_000);
+  const sdk = await client({ endpoints: [frozen.address, healthy.address], pingIntervalMs: 50 });
+  expect(sdk.connectedTo).toBe(frozen.address);
+  for (const socket of frozen.sockets) socket.pause(); // stops reading: no pong, no replies
+  await waitUntil(() => sdk.connectedTo === healthy.address, 2_000, 'a reconnect to the healthy member');
+  const session = await sdk.session({ ttlMs: 10_000 });
+  expect(session.id).toBe('s1');
+});
+
+test('the token goes out as a bearer header; a member that refuses it fails connect at once', async () => {
+  const guarded = await member();
+  guarded.requiredToken = 's3cret';
+  const startedMs = performance.now();
+  await expect(connect({ endpoints: [guarded.address], token: 'wrong', requestTimeoutMs: 5_000 })).rejects.toBeInstanceOf(UnauthenticatedError);
+  expect(performance.now() - startedMs).toBeLessThan(1_000);
+  const sdk = await client({ endpoints: [guarded.address], token: 's3cret' });
+  expect(sdk.connectedTo).toBe(guarded.address);
+  expect(guarded.authorizations).toEqual(['Bearer wrong', 'Bearer s3cret']);
+});

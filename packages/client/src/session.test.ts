@@ -1,0 +1,191 @@
+import { performance } from 'node:perf_hooks';
+import { afterEach, expect, test } from 'vitest';
+import { AlreadyHeldError, SessionExpiredError, TimeoutError, type ServiceError } from '@raftlock/protocol';
+import { connect, type Client } from './client.js';
+import { FakeMember, sessionScript, waitUntil, type ReceivedRequest } from './fake-member.fixture.js';
+import type { KeepaliveAck } from './session.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function setup(script: (fake: FakeMember) => void, requestTimeoutMs = 2_000): Promise<{ fake: FakeMember; sdk: Client }> {
+  const fake = await FakeMember.start();
+  cleanups.push(() => fake.stop());
+  script(fake);
+  const sdk = await connect({ endpoints: [fake.address], requestTimeoutMs });
+  cleanups.push(() => sdk.close());
+  return { fake, sdk };
+}
+
+const grant = (fake: FakeMember, received: ReceivedRequest, token: number) => fake.ok(received, { name: (received.request.args as { name: string }).name, sessionId: 's1', token });
+
+test('the lease deadline is the send time of the last acknowledged keepalive plus the TTL, sent before the member received it', async () => {
+  const { fake, sdk } = await setup((fake) => (fake.script = sessionScript(900)));
+  const session = await sdk.session({ ttlMs: 900 });
+  const acks: KeepaliveAck[] = [];
+  session.on('keepalive', (ack) => acks.push(ack));
+  await waitUntil(() => acks.length >= 3, 3_000, 'three keepalives');
+  const keepalives = fake.requests('session.keepalive');
+  for (const [position, ack] of acks.entries()) {
+    expect(ack.deadlineMs).toBe(ack.sentAtMs + 900);
+    expect(ack.sentAtMs).toBeLessThanOrEqual(keepalives[position]!.receivedAtMs);
+  }
+  // About ttl/3 apart.
+  const gapMs = keepalives[2]!.receivedAtMs - keepalives[1]!.receivedAtMs;
+  expect(gapMs).toBeGreaterThan(250);
+  expect(gapMs).toBeLessThan(450);
+  expect(session.leaseDeadlineMs).toBe(acks.at(-1)!.deadlineMs);
+});
+
+test('when keepalives go unanswered, every lock signal aborts and "lost" fires at the lease deadline, not later', async () => {
+  let answerKeepalives = true;
+  const { fake, sdk } = await setup((fake) => {
+    fake.script = (received, member) => {
+      if (received.request.op === 'session.keepalive' && !answerKeepalives) return; // swallowed
+      if (received.request.op === 'lock.acquire') grant(member, received, 40 + member.requests('lock.acquire').length);
+      else sessionScript(600)(received, member);
+    };
+  });
+  const session = await sdk.session({ ttlMs: 600 });
+  const first = await session.tryLock('a');
+  const second = await session.lock('b');
+  answerKeepalives = false;
+  const deadlineMs = session.leaseDeadlineMs;
+  const abortedAt: number[] = [];
+  first?.signal.addEventListener('abort', () => abortedAt.push(performance.now()));
+  second.signal.addEventListener('abort', () => abortedAt.push(performance.now()));
+  const lost = await new Promise<ServiceError>((resolve) => session.once('lost', resolve));
+  const lostAtMs = performance.now();
+  expect(lost).toBeInstanceOf(SessionExpiredError);
+  expect(abortedAt).toHaveLength(2);
+  for (const atMs of [...abortedAt, lostAtMs]) {
+    expect(atMs).toBeGreaterThanOrEqual(deadlineMs);
+    expect(atMs - deadlineMs).toBeLessThan(50);
+  }
+  expect(second.signal.reason).toBe(lost);
+  expect(session.state).toBe('lost');
+  await expect(session.lock('c')).rejects.toBe(lost);
+  // The SDK tells the cluster too, so the locks are freed even if the session was only slow.
+  await waitUntil(() => fake.requests('session.close').length > 0, 1_000, 'session.close');
+  expect(fake.requests('session.keepalive').length).toBeGreaterThan(0);
+});
+
+test('SESSION_EXPIRED in answer to a keepalive loses the session at once', async () => {
+  const { sdk } = await setup((fake) => {
+    fake.script = (received, member) => {
+      if (received.request.op === 'session.keepalive') member.fail(received, { code: 'SESSION_EXPIRED', message: 'gone' });
+      else if (received.request.op === 'lock.acquire') grant(member, received, 5);
+      else sessionScript(1_500)(received, member);
+    };
+  });
+  const session = await sdk.session({ ttlMs: 1_500 });
+  const lock = await session.lock('a');
+  const startedMs = performance.now();
+  const lost = await new Promise<ServiceError>((resolve) => session.once('lost', resolve));
+  expect(lost.code).toBe('SESSION_EXPIRED');
+  expect(lost.message).toBe('gone');
+  expect(performance.now() - startedMs).toBeLessThan(1_000); // at the first keepalive (~500 ms), not at the TTL
+  expect(lock.signal.aborted).toBe(true);
+});
+
+test('a wait that times out is cancelled on the server before lock() rejects with TimeoutError', async () => {
+  const { fake, sdk } = await setup((fake) => {
+    fake.script = sessionScript(10_000, (received, member) => {
+      if (received.request.op === 'lock.cancel') {
+        const parked = member.requests('lock.acquire').at(-1)!;
+        member.ok(received, { cancelled: true });
+        member.fail(parked, { code: 'TIMEOUT', message: 'the wait was cancelled' });
+      }
+    });
+  });
+  const session = await sdk.session();
+  const startedMs = performance.now();
+  const error = await session.lock('held', { timeoutMs: 200 }).catch((failure: unknown) => failure);
+  const elapsedMs = performance.now() - startedMs;
+  expect(error).toBeInstanceOf(TimeoutError);
+  expect((error as TimeoutError).code).toBe('TIMEOUT');
+  expect(elapsedMs).toBeGreaterThanOrEqual(199);
+  expect(elapsedMs).toBeLessThan(400);
+  expect(fake.requests('lock.cancel')).toHaveLength(1);
+  expect(fake.requests('lock.cancel')[0]?.request.args).toEqual({ sessionId: 's1', name: 'held' });
+  expect(fake.requests('lock.acquire')[0]?.request.args).toMatchObject({ mode: 'wait' });
+  // The wait is over, so the name is free for another wait by this session.
+  const again = session.lock('held', { timeoutMs: 50 }).catch((failure: unknown) => failure);
+  expect(await again).toBeInstanceOf(TimeoutError);
+});
+
+test('a grant that wins the race with the cancel is released, and the caller still gets TimeoutError', async () => {
+  const { fake, sdk } = await setup((fake) => {
+    fake.script = sessionScript(10_000, (received, member) => {
+      if (received.request.op === 'lock.cancel') {
+        grant(member, member.requests('lock.acquire').at(-1)!, 42); // granted just before the cancel applied
+        member.ok(received, { cancelled: false });
+      }
+      if (received.request.op === 'lock.release') member.ok(received, { released: true });
+    });
+  });
+  const session = await sdk.session();
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new Error('stop waiting')), 50);
+  await expect(session.lock('raced', { signal: controller.signal })).rejects.toThrow('stop waiting');
+  expect(fake.requests('lock.release').map((received) => received.request.args)).toEqual([{ sessionId: 's1', name: 'raced', token: 42 }]);
+});
+
+test('release is idempotent, aborts the signal first, and await using releases on scope exit', async () => {
+  const { fake, sdk } = await setup((fake) => {
+    fake.script = sessionScript(10_000, (received, member) => {
+      if (received.request.op === 'lock.acquire') grant(member, received, 11 + member.requests('lock.acquire').length);
+      if (received.request.op === 'lock.release') member.ok(received, { released: true });
+    });
+  });
+  const session = await sdk.session();
+  const lock = await session.lock('a', { metadata: 'worker 1' });
+  expect(fake.requests('lock.acquire')[0]?.request.args).toEqual({ sessionId: 's1', name: 'a', mode: 'wait', metadata: 'worker 1' });
+  expect(lock.token).toBe(12n);
+  expect(lock.isHeld).toBe(true);
+  const releasing = [lock.release(), lock.release()];
+  expect(lock.signal.aborted).toBe(true);
+  await Promise.all(releasing);
+  await lock.release();
+  expect(fake.requests('lock.release')).toHaveLength(1);
+  {
+    await using scoped = await session.lock('b');
+    expect(scoped.isHeld).toBe(true);
+  }
+  expect(fake.requests('lock.release')).toHaveLength(2);
+  expect(await session.withLock('c', (held) => held.token)).toBe(14n);
+  expect(fake.requests('lock.release')).toHaveLength(3);
+});
+
+test('tryLock returns null when the lock is held elsewhere; a second wait on a name this session holds is refused locally', async () => {
+  const { sdk } = await setup((fake) => {
+    fake.script = sessionScript(10_000, (received, member) => {
+      const args = received.request.args as { name: string; mode: string };
+      if (received.request.op === 'lock.acquire' && args.name === 'busy') member.fail(received, { code: 'LOCK_HELD', message: 'held' });
+      else if (received.request.op === 'lock.acquire') grant(member, received, 3);
+    });
+  });
+  const session = await sdk.session();
+  expect(await session.tryLock('busy')).toBeNull();
+  await session.lock('mine');
+  await expect(session.lock('mine')).rejects.toBeInstanceOf(AlreadyHeldError);
+  await expect(session.lock('bad\u0000name')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+});
+
+test('closing the session aborts its locks and tells the cluster', async () => {
+  const { fake, sdk } = await setup((fake) => {
+    fake.script = sessionScript(10_000, (received, member) => {
+      if (received.request.op === 'lock.acquire') grant(member, received, 3);
+    });
+  });
+  const session = await sdk.session();
+  const lock = await session.lock('a');
+  await session.close();
+  expect(lock.signal.aborted).toBe(true);
+  expect(session.state).toBe('closed');
+  expect(fake.requests('session.close')).toHaveLength(1);
+  await lock.release(); // nothing left to do: the close released it
+  expect(fake.requests('lock.release')).toHaveLength(0);
+});
