@@ -43,10 +43,12 @@ test('a leader SIGKILLed under load is replaced within 2× the election timeout 
       cycles++;
       const previous = acked.get(lockName);
       acked.set(lockName, { op: previous?.op ?? 'release', token: previous?.token ?? 0, inFlight: true });
+      const issuedAtMs = Date.now();
       const grant = await client.call('lock.acquire', { sessionId, name: lockName, mode: 'try' });
       if (!grant.ok) throw new Error(`acquire failed: ${grant.error.code} ${grant.error.message}`);
       const token = Number(grant.result.token);
-      if (failover.killedAtMs !== undefined && failover.firstSuccessMs === undefined) failover.firstSuccessMs = Date.now();
+      // Only a request issued after the kill shows the new leader serving (one in flight may have committed before).
+      if (failover.killedAtMs !== undefined && issuedAtMs > failover.killedAtMs && failover.firstSuccessMs === undefined) failover.firstSuccessMs = Date.now();
       acked.set(lockName, { op: 'acquire', token, inFlight: false });
       if (stopping) break;
       acked.set(lockName, { op: 'acquire', token, inFlight: true });
