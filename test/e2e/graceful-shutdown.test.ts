@@ -21,6 +21,7 @@ test('SIGTERM to the leader hands leadership off before exiting 0, faster than a
   expect(exitCode).toBe(0);
   expectOk(await client.call('lock.acquire', { sessionId, name: 'after', mode: 'try' }));
   const nextSuccessMs = Date.now() - terminatedAtMs;
+  console.log(`graceful: next successful acquire ${nextSuccessMs} ms after SIGTERM to the leader (exit code ${exitCode})`);
   // Without a hand-off, followers would wait at least one election timeout (their leader lease).
   expect(nextSuccessMs).toBeLessThan(electionTimeoutMs);
   const newLeader = await cluster.leader();

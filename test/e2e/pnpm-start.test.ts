@@ -26,6 +26,7 @@ test('pnpm start runs a local three-member cluster that is ready on all three wi
       await sleep(50);
     }
     expect(ready.size, output).toBe(3);
+    console.log(`pnpm start: all three members ready ${Date.now() - startedMs} ms after start`);
     for (const port of ports) expect(output).toContain(`127.0.0.1:${port}`);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     process.kill(child.pid as number, 'SIGINT');
