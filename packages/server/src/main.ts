@@ -7,8 +7,6 @@ import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError, parseHostPort, parsePeers, validateNodeId, validateTiming, type ServerConfig } from './config.js';
-import { startServer } from './server.js';
-import { DataDirError } from './storage/data-dir-error.js';
 
 const exitCodes = { usage: 2, config: 1 } as const;
 const shutdownDeadlineMs = 15_000;
@@ -129,6 +127,8 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) fail(error.message, exitCodes.usage);
     throw error;
   }
+  // Loaded only now: --help and flag errors answer without loading LMDB, ws, pino and prom-client.
+  const [{ startServer }, { DataDirError }] = await Promise.all([import('./server.js'), import('./storage/data-dir-error.js')]);
   let server;
   try {
     server = await startServer(config);
