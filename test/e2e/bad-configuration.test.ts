@@ -50,9 +50,17 @@ test('bad timing exits non-zero with one line', () => {
 });
 
 test('security flags this build cannot honour are refused rather than ignored', async () => {
+  const certificate = join(scratch, 'cert.pem');
+  await writeFile(certificate, 'not really a certificate\n');
+  expectOneLineFailure(['--tls-cert', certificate], /--tls-cert is not supported/);
+});
+
+test('a malformed token file is refused with one line naming the file and line, never the token', async () => {
   const tokens = join(scratch, 'tokens');
-  await writeFile(tokens, 'secret admin\n');
-  expectOneLineFailure(['--token-file', tokens], /--token-file is not supported/);
+  await writeFile(tokens, 'a-long-enough-secret-token superuser\n');
+  const { stderrLines } = raftlockd(['--token-file', tokens]);
+  expectOneLineFailure(['--token-file', tokens], /--token-file .*tokens line 1: role "superuser"/);
+  expect(stderrLines.join('\n')).not.toContain('a-long-enough-secret-token');
 });
 
 test('a data dir that belongs to another member is refused and left untouched', async () => {

@@ -2,6 +2,7 @@
 // ValidateConfig). Each problem is a ConfigError whose message is the one line raftlockd prints.
 
 import { createHash } from 'node:crypto';
+import type { ClientTokens } from './api/client-tokens.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -23,6 +24,8 @@ export interface ServerConfig {
   readonly heartbeatIntervalMs: number;
   readonly electionTimeoutMs: number;
   readonly peerSecret: string | undefined;
+  /** Client bearer tokens and roles; undefined: clients need no token. */
+  readonly clientTokens: ClientTokens | undefined;
   readonly logLevel: string;
 }
 

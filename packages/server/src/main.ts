@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { ClientTokens, TokenFileError } from './api/client-tokens.js';
 import { ConfigError, parseHostPort, parsePeers, validateNodeId, validateTiming, type ServerConfig } from './config.js';
 
 const exitCodes = { usage: 2, config: 1 } as const;
@@ -33,6 +34,21 @@ function readSecretFile(path: string, flag: string): string {
   return secret;
 }
 
+function readTokenFile(path: string): ClientTokens {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`--token-file: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    return ClientTokens.parse(text, `--token-file ${path}`);
+  } catch (error) {
+    if (error instanceof TokenFileError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
 function buildConfig(argv: Record<string, unknown>): ServerConfig {
   const nodeId = validateNodeId(String(argv.id), '--id');
   const listenText = String(argv.listen);
@@ -45,13 +61,14 @@ function buildConfig(argv: Record<string, unknown>): ServerConfig {
   const heartbeatIntervalMs = Number(argv['heartbeat-ms']);
   const electionTimeoutMs = Number(argv['election-timeout-ms']);
   validateTiming(heartbeatIntervalMs, electionTimeoutMs);
-  for (const flag of ['token-file', 'tls-cert', 'tls-key', 'tls-ca'] as const) {
+  for (const flag of ['tls-cert', 'tls-key', 'tls-ca'] as const) {
     // Refusing is safer than starting without the protection the operator asked for.
-    if (argv[flag] !== undefined) throw new ConfigError(`--${flag} is not supported by this build yet (client tokens and TLS arrive with the security work); refusing to start without it`);
+    if (argv[flag] !== undefined) throw new ConfigError(`--${flag} is not supported by this build yet (TLS arrives with the security work); refusing to start without it`);
   }
   if (argv.join === true) throw new ConfigError('--join is not supported by this build yet (membership changes arrive with the membership work)');
   if (argv.restore !== undefined) throw new ConfigError('--restore is not supported by this build yet (snapshots arrive with the snapshot work)');
   const peerSecret = argv['peer-secret-file'] === undefined ? undefined : readSecretFile(String(argv['peer-secret-file']), '--peer-secret-file');
+  const clientTokens = argv['token-file'] === undefined ? undefined : readTokenFile(String(argv['token-file']));
   return {
     nodeId,
     listen,
@@ -61,6 +78,7 @@ function buildConfig(argv: Record<string, unknown>): ServerConfig {
     heartbeatIntervalMs,
     electionTimeoutMs,
     peerSecret,
+    clientTokens,
     logLevel: String(argv['log-level']),
   };
 }
@@ -115,6 +133,8 @@ async function main(): Promise<void> {
       restore: { type: 'string', describe: 'seed an empty data dir from a snapshot file, then start' },
     })
     .strict()
+    // A repeated flag takes its last value, as with most CLIs (never an array).
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .version(false)
     .help()
     .fail((message, error) => fail(oneLine(error?.message ?? message ?? 'bad arguments'), exitCodes.usage))

@@ -90,7 +90,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     limits: { maxQueuedMessagesPerPeer: 10_000, maxFrameBytes: 16 * 1024 * 1024, reconnectBackoffMinMs: 50, reconnectBackoffMaxMs: 1000 },
   });
   driver.attachTransport(transport);
-  const clientApi = new ClientApi({ driver, clock, logger, metrics, nodeId: config.nodeId, address: config.advertise, maxWatchHistoryEvents: 100_000 });
+  const clientApi = new ClientApi({ driver, clock, logger, metrics, nodeId: config.nodeId, address: config.advertise, maxWatchHistoryEvents: 100_000, clientTokens: config.clientTokens });
   const httpServer = createHttpServer({ clientApi, peerUpgrade: (request, socket, head) => transport.handleUpgrade(request, socket, head), driver, metrics, logger });
 
   try {

@@ -77,6 +77,7 @@ async function startFixture(): Promise<Fixture> {
     clock,
     logger: silentLogger,
     metrics: new Metrics(false),
+    clientTokens: undefined,
     nodeId: 'n1',
     address: '127.0.0.1:0',
     maxWatchHistoryEvents: 1000,

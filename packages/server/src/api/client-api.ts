@@ -13,6 +13,7 @@ import {
   InternalError,
   isServiceError,
   protocolLimits,
+  PermissionDeniedError,
   RateLimitedError,
   serviceErrorFromWire,
   SessionExpiredError,
@@ -30,6 +31,7 @@ import type { Logger } from '../raft/ports.js';
 import type { Metrics } from '../runtime/metrics.js';
 import type { RaftDriver } from '../runtime/raft-driver.js';
 import type { Clock } from '../runtime/system-clock.js';
+import { rolePermits, type ClientRole, type ClientTokens } from './client-tokens.js';
 import { Operations, toLockInfo, type ConnectionContext } from './operations.js';
 import { WaitRegistry } from './wait-registry.js';
 import { WatchHub } from './watch-hub.js';
@@ -42,6 +44,8 @@ export interface ClientApiOptions {
   readonly nodeId: string;
   readonly address: string;
   readonly maxWatchHistoryEvents: number;
+  /** When set, every connection must present a bearer token, and its role limits the ops it may use. */
+  readonly clientTokens: ClientTokens | undefined;
 }
 
 const closeCodes = { invalidPayload: 1007, goingAway: 1001, tryAgainLater: 1013 } as const;
@@ -63,7 +67,7 @@ export class ClientApi {
 
   constructor(private readonly options: ClientApiOptions) {
     this.server = new WebSocketServer({ noServer: true, maxPayload: protocolLimits.maxFrameBytes });
-    this.server.on('connection', (socket) => this.onConnection(socket));
+    this.server.on('connection', (socket: WebSocket, role: ClientRole) => this.onConnection(socket, role));
     this.watches = new WatchHub(options.maxWatchHistoryEvents, options.driver.lastAppliedIndex());
     this.operations = new Operations({
       driver: options.driver,
@@ -95,7 +99,16 @@ export class ClientApi {
       socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n`);
       return;
     }
-    this.server.handleUpgrade(request, socket, head, (webSocket) => this.server.emit('connection', webSocket, request));
+    let role: ClientRole = 'admin';
+    if (this.options.clientTokens) {
+      const presented = this.options.clientTokens.roleOf(request.headers.authorization);
+      if (presented === undefined) {
+        socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nWWW-Authenticate: Bearer\r\n\r\n');
+        return;
+      }
+      role = presented;
+    }
+    this.server.handleUpgrade(request, socket, head, (webSocket) => this.server.emit('connection', webSocket, role));
   }
 
   /** Stop taking connections and close the open ones (SIGTERM). */
@@ -112,7 +125,7 @@ export class ClientApi {
     return this.connections.size;
   }
 
-  private onConnection(socket: WebSocket): void {
+  private onConnection(socket: WebSocket, role: ClientRole): void {
     this.connections.add(socket);
     this.options.metrics.clientConnections.set(this.connections.size);
     const cleanups = new Set<() => void>();
@@ -165,6 +178,11 @@ export class ClientApi {
         return;
       }
       const request = validated.request;
+      if (!rolePermits(role, request.op)) {
+        this.options.metrics.clientRequests.inc({ op: request.op, code: 'PERMISSION_DENIED' });
+        send({ id: request.id, ok: false, error: new PermissionDeniedError(`a ${role} token may not use ${request.op}`).toWire() });
+        return;
+      }
       if (inflight >= protocolLimits.maxInflightRequestsPerConnection || socket.bufferedAmount > maxBufferedBytesPerConnection) {
         send({ id: request.id, ok: false, error: new RateLimitedError('too many requests in flight on this connection').toWire() });
         return;
