@@ -89,7 +89,7 @@ export interface SimulationResult {
 
 const traceLength = 400;
 const livenessMarkerEveryMs = 100;
-const settleMs = 1000;
+const settleCheckEveryMs = 50;
 const crashAfterVoteProbability = 0.3;
 /** Proposal backpressure in the simulation: a small bound keeps the backlog a healed cluster must drain short. */
 const maxUncommittedEntries = 256;
@@ -186,8 +186,10 @@ export class Simulation {
       }
       if (this.checker.violations.length > 0 || this.settled) break;
     }
-    if (this.checker.violations.length === 0 && !this.settled) {
+    if (this.checker.violations.length === 0 && this.recoveryMs === undefined) {
       this.checker.onLiveness(`no new proposal committed on every member within ${this.options.livenessBoundMs} ms of healing: ${this.describeMembers()}`);
+    } else if (this.checker.violations.length === 0 && !this.settled) {
+      this.checker.onLiveness(`acknowledged entries up to index ${this.highestAcknowledgedIndex} did not reach every member within ${this.options.livenessBoundMs} ms of healing: ${this.describeMembers()}`);
     }
     if (this.checker.violations.length === 0) this.checkDurability();
     this.stats.leadersElected = this.checker.counters.leadersElected;
@@ -236,7 +238,8 @@ export class Simulation {
       case 'proposeLivenessMarker':
         return this.onProposeLivenessMarker();
       case 'settled':
-        this.settled = true;
+        if (this.ids.every((id) => (this.member(id).node?.status().appliedIndex ?? 0) >= this.highestAcknowledgedIndex)) this.settled = true;
+        else this.queue.push(this.nowMs + settleCheckEveryMs, { kind: 'settled' });
         return;
     }
   }
@@ -301,8 +304,9 @@ export class Simulation {
       }
       if (this.recoveryMs === undefined && this.livenessKeys.has(key) && this.ids.every((id) => this.member(id).appliedKeys.has(key))) {
         this.recoveryMs = this.nowMs - (this.livenessStartMs ?? this.nowMs);
-        // Let the last acknowledged entries reach every member before the durability check.
-        this.queue.push(this.nowMs + settleMs, { kind: 'settled' });
+        // Let every acknowledged entry reach every member before the durability check (a slow
+        // follower may still be catching up one entry per round trip).
+        this.queue.push(this.nowMs, { kind: 'settled' });
       }
     }
     for (const readState of ready.readStates) {
