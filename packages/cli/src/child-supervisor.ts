@@ -1,0 +1,109 @@
+// superviseChild: run the command of `lock run` / `election run` while the hold lasts.
+//
+// What it guarantees, and what it cannot:
+//   - when the hold may be lost (its AbortSignal fires: lease lapsed, session lost, force-released),
+//     the command gets SIGTERM at once and SIGKILL after the grace period, and the run reports the
+//     loss (the caller exits non-zero);
+//   - the command runs in its own process group (unless stdin is a terminal, see below), and every
+//     signal goes to the whole group, so `sh -c 'a | b'` loses a and b too, not just sh;
+//   - Ctrl-C / SIGTERM / SIGHUP to the CLI are forwarded to the command; a second one SIGKILLs it.
+//   - It CANNOT stop the command while the CLI itself is frozen (SIGSTOP, a VM pause) or killed with
+//     SIGKILL: the command keeps running and the lease lapses under it. That is what fencing tokens
+//     are for: the command gets RAFTLOCK_TOKEN and should pass it with every write it makes to the
+//     resource the lock protects, so the resource can refuse a stale holder (SPEC §3.2).
+//
+// With a terminal on stdin the command stays in the CLI's process group, so it can read the terminal
+// (a background group would be stopped with SIGTTIN) and Ctrl-C reaches it directly from the
+// terminal; signals then go to the command's process only.
+
+import { spawn } from 'node:child_process';
+import { formatDuration } from './duration.js';
+import type { Output } from './output.js';
+import { signalExitCode, trapSignals } from './signals.js';
+
+export interface SuperviseOptions {
+  /** The command and its arguments; run without a shell. */
+  readonly command: readonly string[];
+  /** Added to the CLI's environment. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Aborted when the hold may be lost; its reason says why. */
+  readonly lossSignal: AbortSignal;
+  readonly graceMs: number;
+  /** 'lock "job"', for messages. */
+  readonly holdName: string;
+  readonly output: Output;
+}
+
+export type SupervisedExit =
+  /** The command ran to its end; exitCode is its own, or 128 + signal. */
+  | { readonly kind: 'exited'; readonly exitCode: number; readonly lossReason: string | undefined }
+  /** The command could not be started (exitCode 127: not found, 126: not executable). */
+  | { readonly kind: 'not-started'; readonly exitCode: number; readonly message: string };
+
+export function reasonText(reason: unknown): string {
+  return reason instanceof Error ? reason.message : String(reason);
+}
+
+export function superviseChild(options: SuperviseOptions): Promise<SupervisedExit> {
+  const [file, ...args] = options.command;
+  if (file === undefined) throw new RangeError('superviseChild: empty command');
+  const ownGroup = process.stdin.isTTY !== true;
+  const child = spawn(file, args, { stdio: 'inherit', env: { ...process.env, ...options.env }, detached: ownGroup });
+
+  const signalChild = (signal: NodeJS.Signals): void => {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    try {
+      if (ownGroup) process.kill(-child.pid, signal);
+      else child.kill(signal);
+    } catch {
+      child.kill(signal); // the group is gone already; the process may not be
+    }
+  };
+
+  return new Promise<SupervisedExit>((resolve) => {
+    let lossReason: string | undefined;
+    let killTimer: NodeJS.Timeout | undefined;
+    let forwarded = 0;
+
+    const onLoss = () => {
+      lossReason = reasonText(options.lossSignal.reason);
+      options.output.warn(`${options.holdName} may have been lost (${lossReason}); stopping the command: SIGTERM now, SIGKILL after ${formatDuration(options.graceMs)}`);
+      signalChild('SIGTERM');
+      killTimer = setTimeout(() => signalChild('SIGKILL'), options.graceMs);
+    };
+    const untrap = trapSignals((signal) => {
+      forwarded++;
+      if (forwarded > 1) {
+        signalChild('SIGKILL');
+        return;
+      }
+      // In the terminal's group, the terminal has delivered Ctrl-C to the command already.
+      if (!(signal === 'SIGINT' && !ownGroup)) signalChild(signal);
+    });
+    const finish = (exit: SupervisedExit) => {
+      clearTimeout(killTimer);
+      untrap();
+      options.lossSignal.removeEventListener('abort', onLoss);
+      resolve(exit);
+    };
+
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      if (child.pid !== undefined) return; // an error after the start (a failed kill): 'exit' still comes
+      const notFound = error.code === 'ENOENT';
+      finish({ kind: 'not-started', exitCode: notFound ? 127 : 126, message: `cannot run ${file}: ${notFound ? 'command not found' : error.message}` });
+    });
+    child.once('exit', (code, signal) => {
+      // After a loss, nothing the command started may outlive it.
+      if (lossReason !== undefined && ownGroup && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // the group is already empty
+        }
+      }
+      finish({ kind: 'exited', exitCode: signal !== null ? signalExitCode(signal) : (code ?? 1), lossReason });
+    });
+    if (options.lossSignal.aborted) onLoss();
+    else options.lossSignal.addEventListener('abort', onLoss, { once: true });
+  });
+}

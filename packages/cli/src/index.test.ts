@@ -1,0 +1,85 @@
+// Argument parsing, in-process: run() with captured output and environment.
+
+import { expect, test } from 'vitest';
+import { globalOptionsOf } from './cli-context.js';
+import { commandAfterDashes } from './commands/lock.js';
+import { helpHint } from './help-hint.js';
+import { run } from './index.js';
+import type { CliIo } from './output.js';
+
+async function cli(argv: readonly string[], env: Record<string, string> = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = { stdout: { write: (chunk: string) => (stdout += chunk), isTTY: false }, stderr: { write: (chunk: string) => (stderr += chunk), isTTY: false }, env };
+  const exitCode = await run(argv, io);
+  return { exitCode, stdout, stderr };
+}
+
+test('--help lists every command with examples and the exit codes', async () => {
+  const { exitCode, stdout, stderr } = await cli(['--help']);
+  expect(exitCode).toBe(0);
+  expect(stderr).toBe('');
+  for (const command of ['status', 'locks [prefix]', 'lock', 'sessions', 'election', 'watch [prefix]', 'members', 'snapshot', 'completion']) expect(stdout).toContain(`raftlock ${command}`);
+  expect(stdout).toContain('Examples:');
+  expect(stdout).toContain('3 cluster unavailable');
+  expect(stdout).toContain('$RAFTLOCK_ENDPOINTS or 127.0.0.1:7070');
+});
+
+test.each([
+  [['status', '--bogus'], /^raftlock: Unknown argument: bogus \(see raftlock status --help\)$/],
+  [['statsu'], /^raftlock: .*status.* \(see raftlock --help\)$/],
+  [[], /^raftlock: give a command \(see raftlock --help\)$/],
+  [['lock'], /^raftlock: lock: give a subcommand: get, release or run \(see raftlock lock --help\)$/],
+  [['lock', 'run', 'job'], /^raftlock: give the command to run after --, e\.g\. raftlock lock run job -- \.\/job\.sh$/],
+  [['lock', 'run', 'job', 'echo'], /^raftlock: Unknown argument: echo \(see raftlock lock run --help\)$/],
+  [['lock', 'release', 'job'], /add --force/],
+  [['--timeout', '5', 'locks'], /^raftlock: --timeout: "5" needs a unit, e\.g\. 5s or 5ms \(see raftlock --help\)$/],
+  [['--timeout', '0', 'locks'], /^raftlock: --timeout must be more than 0$/],
+  [['--endpoints', ' , ', 'locks'], /^raftlock: --endpoints: give at least one host:port$/],
+  [['lock', 'run', '--wait', 'soon', 'job', '--', 'true'], /--wait: "soon" is not a duration/],
+  [['lock', 'run', '--ttl', '400ms', 'job', '--', 'true'], /--ttl must be between 500ms and 5m \(got 400ms\)/],
+  [['election', 'run', 'scheduler'], /Not enough non-option arguments/],
+  [['lock', 'get', 'bad\u0001name'], /^raftlock: lock get: "bad\\u0001name": name must not contain control characters$/],
+  [['watch', '--kind', 'queue'], /Invalid values/],
+])('usage error %j exits 2 with one line', async (argv, message) => {
+  const { exitCode, stdout, stderr } = await cli(argv);
+  expect(exitCode).toBe(2);
+  expect(stdout).toBe('');
+  expect(stderr.endsWith('\n')).toBe(true);
+  expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+  expect(stderr.trimEnd()).toMatch(message);
+});
+
+test('unsupported membership and snapshot commands exit 1 and say so, without contacting anything', async () => {
+  const added = await cli(['members', 'add', 'n4', '127.0.0.1:7074']);
+  expect(added).toEqual({ exitCode: 1, stdout: '', stderr: expect.stringMatching(/^raftlock: members add: not supported by this server yet \(.*\)\n$/) });
+  const saved = await cli(['snapshot', 'save', 'backup.raftlock']);
+  expect(saved).toEqual({ exitCode: 1, stdout: '', stderr: 'raftlock: snapshot save: not supported by this server yet (nothing was written)\n' });
+});
+
+test('RAFTLOCK_ENDPOINTS is the default endpoint list, and nothing listening there is exit 3 within --timeout', async () => {
+  const startedMs = performance.now();
+  const { exitCode, stderr } = await cli(['--timeout', '300ms', 'locks'], { RAFTLOCK_ENDPOINTS: '127.0.0.1:1' });
+  const elapsedMs = performance.now() - startedMs;
+  expect(exitCode).toBe(3);
+  expect(stderr).toMatch(/^raftlock: cluster unavailable: .*127\.0\.0\.1:1.*\n$/);
+  expect(elapsedMs).toBeLessThan(1_500);
+});
+
+test('global options: endpoints split and trimmed, durations parsed, token optional', () => {
+  const globals = globalOptionsOf({ _: [], $0: 'raftlock', endpoints: ' a:1, b:2 ,,c:3', timeout: 1500, json: true }, 100);
+  expect(globals).toEqual({ endpoints: ['a:1', 'b:2', 'c:3'], token: undefined, json: true, timeoutMs: 1500, deadlineMs: 1600 });
+  expect(globalOptionsOf({ _: [], $0: 'raftlock', token: 's3cret' }, 0)).toMatchObject({ endpoints: ['127.0.0.1:7070'], token: 's3cret', json: false, timeoutMs: 5000 });
+});
+
+test('the command of lock run comes after --', () => {
+  expect(commandAfterDashes({ _: ['lock', 'run'], '--': ['sh', '-c', 'exit 3'] }, 'x')).toEqual(['sh', '-c', 'exit 3']);
+  expect(() => commandAfterDashes({ _: ['lock', 'run'], '--': [] }, 'raftlock lock run job -- ./job.sh')).toThrow('give the command to run after --, e.g. raftlock lock run job -- ./job.sh');
+  expect(() => commandAfterDashes({ _: ['lock', 'run', 'echo'], '--': ['hi'] }, 'x')).toThrow('unexpected echo: put the command after --');
+});
+
+test('usage errors point at the --help of the command they are about', () => {
+  expect(helpHint(['lock', 'run', 'job', 'sh'])).toBe('raftlock lock run --help');
+  expect(helpHint(['--json', 'members', 'frob'])).toBe('raftlock members --help');
+  expect(helpHint(['nonsense'])).toBe('raftlock --help');
+});
