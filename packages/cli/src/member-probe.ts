@@ -1,15 +1,15 @@
-// probeMember: one member's own view of itself, asked over its HTTP port (SPEC §2: GET /readyz and
-// /metrics), not through the SDK — the SDK follows every member to the leader, and `raftlock status`
-// has to hear from each member on its own, so that a member that is down shows as down.
-//
-// /readyz gives role, known leader, commit and applied index, and readiness; /metrics gives the term
-// (raftlock_term). Neither needs a client token.
+// probeMember: one member's own view of itself and of the cluster, asked over its HTTP port
+// (GET /status, SPEC §2's one port), not through the SDK: the SDK follows every member to the leader,
+// and `raftlock status` has to hear from each member on its own, so that a member that is down shows
+// as down. Plain HTTP also keeps `raftlock status` from loading ws and the SDK at all. No client token
+// is needed (like /readyz and /metrics).
 
 import { get } from 'node:http';
+import type { ClusterStatus } from '@raftlock/protocol';
 
 export interface MemberProbe {
   readonly address: string;
-  /** The member answered /readyz. */
+  /** The member answered /status. */
   readonly reachable: boolean;
   /** It knows a leader and has applied up to its commit index. */
   readonly ready: boolean;
@@ -20,6 +20,8 @@ export interface MemberProbe {
   readonly term: number | undefined;
   /** Why it was not reachable. */
   readonly error: string | undefined;
+  /** Its whole answer: the member list and the leader as it sees them. */
+  readonly status: ClusterStatus | undefined;
 }
 
 interface HttpAnswer {
@@ -50,36 +52,39 @@ function numberOr(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
-/** The value of one un-labelled Prometheus sample, e.g. `raftlock_term 3`. */
-export function metricValue(metricsText: string, name: string): number | undefined {
-  const match = new RegExp(`^${name}\\s+(\\S+)\\s*$`, 'm').exec(metricsText);
-  if (!match) return undefined;
-  const value = Number(match[1]);
-  return Number.isFinite(value) ? value : undefined;
+function unreachable(address: string, error: string): MemberProbe {
+  return { address, reachable: false, ready: false, role: undefined, leaderId: undefined, commitIndex: undefined, appliedIndex: undefined, term: undefined, error, status: undefined };
 }
 
 export async function probeMember(address: string, timeoutMs: number): Promise<MemberProbe> {
-  const [readiness, metrics] = await Promise.allSettled([httpGet(address, '/readyz', timeoutMs), httpGet(address, '/metrics', timeoutMs)]);
-  if (readiness.status === 'rejected') {
-    const reason = readiness.reason instanceof Error ? readiness.reason.message : String(readiness.reason);
-    return { address, reachable: false, ready: false, role: undefined, leaderId: undefined, commitIndex: undefined, appliedIndex: undefined, term: undefined, error: reason };
-  }
-  let body: Record<string, unknown> = {};
+  let answer: HttpAnswer;
   try {
-    body = JSON.parse(readiness.value.body) as Record<string, unknown>;
-  } catch {
-    // Not a raftlockd answer: reachable, but we know nothing else.
+    answer = await httpGet(address, '/status', timeoutMs);
+  } catch (error) {
+    return unreachable(address, error instanceof Error ? error.message : String(error));
   }
-  const leaderId = body['leaderId'];
+  let status: ClusterStatus;
+  try {
+    status = JSON.parse(answer.body) as ClusterStatus;
+  } catch {
+    return unreachable(address, `GET /status answered HTTP ${answer.statusCode} with something that is not raftlockd's JSON`);
+  }
+  if (answer.statusCode !== 200 || typeof status !== 'object' || status === null || !Array.isArray(status.members)) {
+    return unreachable(address, `GET /status answered HTTP ${answer.statusCode}`);
+  }
+  const commitIndex = numberOr(status.commitIndex);
+  const appliedIndex = numberOr(status.appliedIndex);
   return {
     address,
     reachable: true,
-    ready: readiness.value.statusCode === 200,
-    role: typeof body['role'] === 'string' ? body['role'] : undefined,
-    leaderId: typeof leaderId === 'string' || leaderId === null ? leaderId : undefined,
-    commitIndex: numberOr(body['commitIndex']),
-    appliedIndex: numberOr(body['appliedIndex']),
-    term: metrics.status === 'fulfilled' && metrics.value.statusCode === 200 ? metricValue(metrics.value.body, 'raftlock_term') : undefined,
+    // Ready as /readyz defines it: a leader is known and this member has applied what it knows committed.
+    ready: status.leaderId !== null && commitIndex !== undefined && appliedIndex !== undefined && appliedIndex >= commitIndex,
+    role: typeof status.role === 'string' ? status.role : undefined,
+    leaderId: typeof status.leaderId === 'string' || status.leaderId === null ? status.leaderId : undefined,
+    commitIndex,
+    appliedIndex,
+    term: numberOr(status.term),
     error: undefined,
+    status,
   };
 }

@@ -91,7 +91,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
   });
   driver.attachTransport(transport);
   const clientApi = new ClientApi({ driver, clock, logger, metrics, nodeId: config.nodeId, address: config.advertise, maxWatchHistoryEvents: 100_000, clientTokens: config.clientTokens });
-  const httpServer = createHttpServer({ clientApi, peerUpgrade: (request, socket, head) => transport.handleUpgrade(request, socket, head), driver, metrics, logger });
+  const httpServer = createHttpServer({ clientApi, peerUpgrade: (request, socket, head) => transport.handleUpgrade(request, socket, head), driver, metrics, logger, nodeId: config.nodeId, address: config.advertise });
 
   try {
     httpServer.listen(config.listen.port, config.listen.host);

@@ -1,7 +1,6 @@
 import { expect, test } from 'vitest';
 import type { ClusterStatus } from '@raftlock/client';
 import type { MemberProbe } from '../member-probe.js';
-import { metricValue } from '../member-probe.js';
 import { renderTable } from '../output.js';
 import { buildStatusReport, statusColumns, statusRows } from './status.js';
 
@@ -23,7 +22,7 @@ const status: ClusterStatus = {
 };
 
 function probe(address: string, fields: Partial<MemberProbe>): MemberProbe {
-  return { address, reachable: true, ready: true, role: 'follower', leaderId: 'n2', commitIndex: 120, appliedIndex: 120, term: 4, error: undefined, ...fields };
+  return { address, reachable: true, ready: true, role: 'follower', leaderId: 'n2', commitIndex: 120, appliedIndex: 120, term: 4, error: undefined, status: undefined, ...fields };
 }
 
 test('each member is reported from its own answer: down, caught up or lagging; the leader comes from the cluster', () => {
@@ -55,10 +54,4 @@ test('with no leader known the report says so', () => {
   const report = buildStatusReport({ ...status, role: 'follower', leaderId: null, leaderAddress: null }, new Map());
   expect(report.leader).toBeNull();
   expect(report.members.every((member) => member.health === 'down' && member.lag === null)).toBe(true);
-});
-
-test('the term comes from the un-labelled raftlock_term sample', () => {
-  const text = '# HELP raftlock_term Current Raft term\n# TYPE raftlock_term gauge\nraftlock_term 7\nraftlock_term_other 9\n';
-  expect(metricValue(text, 'raftlock_term')).toBe(7);
-  expect(metricValue('', 'raftlock_term')).toBeUndefined();
 });

@@ -109,22 +109,25 @@ export function statusCommand(context: CliContext): CommandModule {
         .example('$0 status --endpoints 10.0.0.1:7070,10.0.0.2:7070 --json', 'the same as one JSON document')
         .epilogue('Exit code 0 when a leader is known (even with members down), 3 when no leader or no member answers.'),
     handler: action(context, async (_argv, { globals, output }) => {
-      const { withCluster } = await import('../cluster-connection.js');
       const { probeMember } = await import('../member-probe.js');
       const probeMs = () => Math.max(100, Math.min(maxProbeMs, globals.deadlineMs - performance.now()));
-      // The endpoints are usually the members: ask them while the SDK finds the leader.
       const probes = new Map<string, Promise<MemberProbe>>();
       const probe = (address: string) => {
         let pending = probes.get(address);
         if (pending === undefined) probes.set(address, (pending = probeMember(address, probeMs())));
         return pending;
       };
-      for (const endpoint of globals.endpoints) if (/^[^/]+:\d+$/.test(endpoint)) void probe(endpoint);
-      const report = await withCluster(globals, async (client) => {
-        const status = await client.status();
-        const answers = await Promise.all(status.members.map((member) => probe(member.address)));
-        return buildStatusReport(status, new Map(answers.map((answer) => [answer.address, answer])));
-      });
+      // Every endpoint at once; the member list comes from the leader's answer when one is a leader.
+      const first = await Promise.all(globals.endpoints.map(probe));
+      const answered = first.filter((answer) => answer.status !== undefined);
+      const view = (answered.find((answer) => answer.role === 'leader') ?? answered.find((answer) => answer.leaderId) ?? answered[0])?.status;
+      if (view === undefined) {
+        const reasons = first.map((answer) => `${answer.address}: ${answer.error ?? 'no answer'}`).join('; ');
+        throw new CliError(exitCodes.unavailable, `cluster unavailable: no member answered (${reasons})`);
+      }
+      const answers = await Promise.all(view.members.map((member) => probe(member.address)));
+      const leaderAnswer = answers.find((answer) => answer.role === 'leader')?.status;
+      const report = buildStatusReport(leaderAnswer ?? view, new Map(answers.map((answer) => [answer.address, answer])));
       if (output.json) {
         output.document(report);
       } else {

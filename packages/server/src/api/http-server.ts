@@ -1,4 +1,4 @@
-// One port serves everything (SPEC §2): GET /healthz, /readyz, /metrics, and WebSocket upgrades for
+// One port serves everything (SPEC §2): GET /healthz, /readyz, /metrics, /status, and WebSocket upgrades for
 // /v1/client (clients) and /v1/raft (members). Anything else is a 404; nothing here can throw out.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -7,6 +7,7 @@ import type { Logger } from '../raft/ports.js';
 import type { Metrics } from '../runtime/metrics.js';
 import type { RaftDriver } from '../runtime/raft-driver.js';
 import type { ClientApi } from './client-api.js';
+import { clusterStatusOf } from './cluster-status.js';
 
 export interface HttpServerOptions {
   readonly clientApi: ClientApi;
@@ -14,6 +15,8 @@ export interface HttpServerOptions {
   readonly driver: RaftDriver;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  readonly nodeId: string;
+  readonly address: string;
 }
 
 export function createHttpServer(options: HttpServerOptions): Server {
@@ -47,6 +50,9 @@ async function route(options: HttpServerOptions, request: IncomingMessage, respo
       const readiness = readinessOf(options.driver);
       return json(response, readiness.ready ? 200 : 503, readiness);
     }
+    case '/status':
+      // The member's own view, without a token (like /metrics): what `raftlock status` asks each member.
+      return json(response, 200, clusterStatusOf(options.driver, options.nodeId, options.address));
     case '/metrics': {
       const body = await options.metrics.registry.metrics();
       response.writeHead(200, { 'content-type': options.metrics.registry.contentType });

@@ -5,20 +5,18 @@
 import {
   serviceErrorFromWire,
   type ClientRequest,
-  type ClusterStatus,
   type LockInfo,
   type LockKind,
-  type MemberStatus,
   type OperationArgs,
   type OperationName,
   type OperationResult,
   type ServiceError,
 } from '@raftlock/protocol';
-import { asNodeId } from '../ids.js';
 import type { LockCommand } from '../lock/lock-commands.js';
 import type { CommandResult, LockInfo as MachineLockInfo } from '../lock/lock-state-machine.js';
 import type { RaftDriver } from '../runtime/raft-driver.js';
 import type { Clock } from '../runtime/system-clock.js';
+import { clusterStatusOf } from './cluster-status.js';
 import type { GrantedLock, WaitRegistry } from './wait-registry.js';
 
 /** Per-connection hooks the handlers need (parking waits, watches). */
@@ -105,7 +103,7 @@ export class Operations {
       },
       'watch.start': async (args, _request, context) => context.startWatch(args),
       'watch.cancel': async (args, _request, context) => ({ cancelled: context.cancelWatch(args.watchId) }),
-      'cluster.status': async () => this.clusterStatus(),
+      'cluster.status': async () => clusterStatusOf(options.driver, options.nodeId, options.address),
     };
   }
 
@@ -163,36 +161,6 @@ export class Operations {
         (error: ServiceError) => settle(() => reject(error)),
       );
     });
-  }
-
-  private clusterStatus(): ClusterStatus {
-    const driver = this.options.driver;
-    const status = driver.status();
-    const leaderId = status.leaderId === '' ? null : status.leaderId;
-    const members: MemberStatus[] = driver.voters().map((id) => {
-      const progress = status.progress.get(id);
-      const role: MemberStatus['role'] = id === status.leaderId ? 'leader' : id === this.options.nodeId ? status.role : leaderId !== null ? 'follower' : 'unknown';
-      const member: MemberStatus = {
-        id,
-        address: driver.addressOf(asNodeId(id)) ?? '',
-        role,
-        reachable: id === this.options.nodeId || id === status.leaderId || (progress !== undefined && progress.matchIndex > 0),
-        ...(progress ? { matchIndex: progress.matchIndex } : {}),
-      };
-      return member;
-    });
-    return {
-      nodeId: this.options.nodeId,
-      address: this.options.address,
-      role: status.role,
-      leaderId,
-      leaderAddress: leaderId === null ? null : (driver.addressOf(asNodeId(leaderId)) ?? null),
-      term: status.term,
-      commitIndex: status.commitIndex,
-      appliedIndex: driver.lastAppliedIndex(),
-      lastIndex: status.lastIndex,
-      members,
-    };
   }
 
   private wallTimeMs(): number {
