@@ -7,10 +7,11 @@
 //   - the command runs in its own process group (unless stdin is a terminal, see below), and every
 //     signal goes to the whole group, so `sh -c 'a | b'` loses a and b too, not just sh;
 //   - Ctrl-C / SIGTERM / SIGHUP to the CLI are forwarded to the command; a second one SIGKILLs it.
-//   - It CANNOT stop the command while the CLI itself is frozen (SIGSTOP, a VM pause) or killed with
-//     SIGKILL: the command keeps running and the lease lapses under it. That is what fencing tokens
-//     are for: the command gets RAFTLOCK_TOKEN and should pass it with every write it makes to the
-//     resource the lock protects, so the resource can refuse a stale holder (SPEC §3.2).
+//   - while the CLI itself is frozen (SIGSTOP) or was killed (SIGKILL), a detached LeaseWatchdog
+//     still stops the command's group at the lease deadline, which comes before the cluster can give
+//     the lock to anyone else. What nothing on this machine can stop is a pause of the whole machine
+//     (a VM freeze): that is what fencing tokens are for — the command gets RAFTLOCK_TOKEN and should
+//     pass it with every write to the resource the lock protects, so a stale holder is refused.
 //
 // With a terminal on stdin the command stays in the CLI's process group, so it can read the terminal
 // (a background group would be stopped with SIGTTIN) and Ctrl-C reaches it directly from the
@@ -18,6 +19,7 @@
 
 import { spawn } from 'node:child_process';
 import { formatDuration } from './duration.js';
+import { LeaseWatchdog } from './lease-watchdog.js';
 import type { Output } from './output.js';
 import { signalExitCode, trapSignals } from './signals.js';
 
@@ -32,6 +34,14 @@ export interface SuperviseOptions {
   /** 'lock "job"', for messages. */
   readonly holdName: string;
   readonly output: Output;
+  /** The session's lease: its deadline now, and each time a keepalive moves it. */
+  readonly lease: LeaseSource;
+}
+
+export interface LeaseSource {
+  readonly leaseDeadlineMs: number;
+  on(event: 'keepalive', listener: (ack: { deadlineMs: number }) => void): unknown;
+  off(event: 'keepalive', listener: (ack: { deadlineMs: number }) => void): unknown;
 }
 
 export type SupervisedExit =
@@ -49,6 +59,9 @@ export function superviseChild(options: SuperviseOptions): Promise<SupervisedExi
   if (file === undefined) throw new RangeError('superviseChild: empty command');
   const ownGroup = process.stdin.isTTY !== true;
   const child = spawn(file, args, { stdio: 'inherit', env: { ...process.env, ...options.env }, detached: ownGroup });
+  const watchdog = child.pid === undefined ? undefined : new LeaseWatchdog({ pid: child.pid, ownGroup, graceMs: options.graceMs, deadlineMs: options.lease.leaseDeadlineMs });
+  const onKeepalive = (ack: { deadlineMs: number }) => watchdog?.renew(ack.deadlineMs);
+  options.lease.on('keepalive', onKeepalive);
 
   const signalChild = (signal: NodeJS.Signals): void => {
     if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
@@ -81,6 +94,8 @@ export function superviseChild(options: SuperviseOptions): Promise<SupervisedExi
       if (!(signal === 'SIGINT' && !ownGroup)) signalChild(signal);
     });
     const finish = (exit: SupervisedExit) => {
+      options.lease.off('keepalive', onKeepalive);
+      watchdog?.stop();
       clearTimeout(killTimer);
       untrap();
       options.lossSignal.removeEventListener('abort', onLoss);
@@ -93,6 +108,12 @@ export function superviseChild(options: SuperviseOptions): Promise<SupervisedExi
       finish({ kind: 'not-started', exitCode: notFound ? 127 : 126, message: `cannot run ${file}: ${notFound ? 'command not found' : error.message}` });
     });
     child.once('exit', (code, signal) => {
+      // Past the deadline the watchdog may have stopped the command before this process (frozen, or
+      // just slower) noticed the loss itself: that is a loss too, never the command's own exit code.
+      if (lossReason === undefined && performance.now() >= options.lease.leaseDeadlineMs) {
+        lossReason = 'its lease may have lapsed';
+        options.output.warn(`${options.holdName} may have been lost (${lossReason}); the lease watchdog stopped the command`);
+      }
       // After a loss, nothing the command started may outlive it.
       if (lossReason !== undefined && ownGroup && child.pid !== undefined) {
         try {

@@ -80,7 +80,7 @@ export async function runUnderHold(options: RunUnderHoldOptions): Promise<number
     if (hold.signal.aborted) throw new CliError(exitCodes.failed, `${options.holdName} was lost before the command could start: ${String((hold.signal.reason as Error | undefined)?.message ?? hold.signal.reason)}`);
 
     output.progress(`holding ${options.holdName} with fencing token ${hold.token}; running ${formatCommandLine(options.command)}`);
-    const exit = await superviseChild({ command: options.command, env: hold.env, lossSignal: hold.signal, graceMs: options.graceMs, holdName: options.holdName, output });
+    const exit = await superviseChild({ command: options.command, env: hold.env, lossSignal: hold.signal, graceMs: options.graceMs, holdName: options.holdName, output, lease: session });
     if (exit.kind === 'not-started') {
       await hold.release().catch(() => undefined);
       throw new CliError(exit.exitCode, exit.message);

@@ -1,0 +1,78 @@
+// LeaseWatchdog: the part of `lock run` / `election run` that still acts when the CLI cannot.
+//
+// The CLI supervises its command through the hold's AbortSignal, but a CLI that is frozen (SIGSTOP,
+// a debugger) or killed (SIGKILL, the OOM killer) notices nothing, and its command would run on
+// after the cluster gave the lock to someone else. So the command is also watched by a tiny detached
+// process that knows only the lease deadline (send time of the last acknowledged keepalive + TTL,
+// which the SDK guarantees comes before the cluster can expire the session, SPEC §3.6). Each
+// acknowledged keepalive moves the deadline on; if the deadline passes with no newer one, the
+// watchdog SIGTERMs the command's process group, then SIGKILLs it after the grace period. It is not
+// in the CLI's process group, so freezing the CLI does not freeze it, and it keeps its last deadline
+// when the CLI dies.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/**
+ * Runs in its own process (node -e): argv = [pid, ownGroup 0|1, graceMs]; stdin: one deadline per
+ * line as an absolute process.hrtime value in nanoseconds (CLOCK_MONOTONIC, shared by every process
+ * on the machine, so the watchdog's own start-up time cannot push the deadline later), or "stop".
+ */
+const watchdogSource = `
+const [pid, ownGroup, graceMs] = process.argv.slice(1).map(Number);
+let timer; let expiring = false;
+const kill = (signal) => { try { process.kill(ownGroup === 1 ? -pid : pid, signal); } catch {} };
+const expire = () => { expiring = true; kill('SIGTERM'); setTimeout(() => { kill('SIGKILL'); process.exit(0); }, graceMs); };
+const arm = (deadlineNs) => { if (expiring) return; clearTimeout(timer); timer = setTimeout(expire, Math.max(0, Number(deadlineNs - process.hrtime.bigint()) / 1e6)); };
+let pending = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => {
+  pending += chunk;
+  for (let end = pending.indexOf('\\n'); end >= 0; end = pending.indexOf('\\n')) {
+    const line = pending.slice(0, end); pending = pending.slice(end + 1);
+    if (line === 'stop') process.exit(0);
+    if (/^[0-9]+$/.test(line)) arm(BigInt(line));
+  }
+});
+process.stdin.on('error', () => {});
+// The command is gone (it ended, or was killed): nothing left to guard.
+setInterval(() => { try { process.kill(pid, 0); } catch { process.exit(0); } }, 250);
+`;
+
+export interface LeaseWatchdogOptions {
+  /** The command's pid; with ownGroup, its process group is signalled. */
+  readonly pid: number;
+  readonly ownGroup: boolean;
+  readonly graceMs: number;
+  /** The current lease deadline, on this process's performance.now() clock. */
+  readonly deadlineMs: number;
+}
+
+export class LeaseWatchdog {
+  private readonly process: ChildProcess;
+  private stopped = false;
+
+  constructor(options: LeaseWatchdogOptions) {
+    this.process = spawn(process.execPath, ['-e', watchdogSource, String(options.pid), options.ownGroup ? '1' : '0', String(options.graceMs)], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+      detached: true, // its own group: a stop or kill aimed at the CLI's group does not reach it
+    });
+    this.process.on('error', () => {});
+    this.process.stdin?.on('error', () => {});
+    this.process.unref();
+    this.renew(options.deadlineMs);
+  }
+
+  /** A later deadline (an acknowledged keepalive). */
+  renew(deadlineMs: number): void {
+    if (this.stopped) return;
+    const deadlineNs = process.hrtime.bigint() + BigInt(Math.floor((deadlineMs - performance.now()) * 1e6));
+    this.process.stdin?.write(`${deadlineNs}\n`);
+  }
+
+  /** The command ended under the CLI's own supervision: the watchdog is no longer needed. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.process.stdin?.end('stop\n');
+  }
+}
