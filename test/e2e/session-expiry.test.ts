@@ -9,13 +9,21 @@ import { RetryingClient } from './retrying-client.js';
 function keepAlive(client: RetryingClient, sessionId: string, everyMs: number): { stop: () => void; failures: string[] } {
   let running = true;
   const failures: string[] = [];
-  void (async () => {
+  const loop = async () => {
     while (running) {
-      const reply = await client.call('session.keepalive', { sessionId }, { deadlineMs: everyMs * 2 });
-      if (!reply.ok && reply.error.code === 'SESSION_EXPIRED') failures.push(reply.error.message);
+      try {
+        const reply = await client.call('session.keepalive', { sessionId }, { deadlineMs: everyMs * 2 });
+        if (running && !reply.ok && reply.error.code === 'SESSION_EXPIRED') failures.push(reply.error.message);
+      } catch (error) {
+        // No leader reachable for a while (failover in progress): the next round tries again.
+        // After stop() the cluster may already be gone; nothing to record then.
+        if (!running) return;
+        void error;
+      }
       await sleep(everyMs);
     }
-  })();
+  };
+  void loop();
   return { stop: () => (running = false), failures };
 }
 
