@@ -19,7 +19,7 @@
 
 import { spawn } from 'node:child_process';
 import { formatDuration } from './duration.js';
-import { LeaseWatchdog } from './lease-watchdog.js';
+import { LeaseWatchdog, safetyMarginMs } from './lease-watchdog.js';
 import type { Output } from './output.js';
 import { signalExitCode, trapSignals } from './signals.js';
 
@@ -40,6 +40,7 @@ export interface SuperviseOptions {
 
 export interface LeaseSource {
   readonly leaseDeadlineMs: number;
+  readonly ttlMs: number;
   on(event: 'keepalive', listener: (ack: { deadlineMs: number }) => void): unknown;
   off(event: 'keepalive', listener: (ack: { deadlineMs: number }) => void): unknown;
 }
@@ -59,7 +60,7 @@ export function superviseChild(options: SuperviseOptions): Promise<SupervisedExi
   if (file === undefined) throw new RangeError('superviseChild: empty command');
   const ownGroup = process.stdin.isTTY !== true;
   const child = spawn(file, args, { stdio: 'inherit', env: { ...process.env, ...options.env }, detached: ownGroup });
-  const watchdog = child.pid === undefined ? undefined : new LeaseWatchdog({ pid: child.pid, ownGroup, graceMs: options.graceMs, deadlineMs: options.lease.leaseDeadlineMs });
+  const watchdog = child.pid === undefined ? undefined : new LeaseWatchdog({ pid: child.pid, ownGroup, graceMs: options.graceMs, deadlineMs: options.lease.leaseDeadlineMs, ttlMs: options.lease.ttlMs });
   const onKeepalive = (ack: { deadlineMs: number }) => watchdog?.renew(ack.deadlineMs);
   options.lease.on('keepalive', onKeepalive);
 
@@ -110,7 +111,7 @@ export function superviseChild(options: SuperviseOptions): Promise<SupervisedExi
     child.once('exit', (code, signal) => {
       // Past the deadline the watchdog may have stopped the command before this process (frozen, or
       // just slower) noticed the loss itself: that is a loss too, never the command's own exit code.
-      if (lossReason === undefined && performance.now() >= options.lease.leaseDeadlineMs) {
+      if (lossReason === undefined && performance.now() >= options.lease.leaseDeadlineMs - safetyMarginMs(options.lease.ttlMs)) {
         lossReason = 'its lease may have lapsed';
         options.output.warn(`${options.holdName} may have been lost (${lossReason}); the lease watchdog stopped the command`);
       }

@@ -45,13 +45,27 @@ export interface LeaseWatchdogOptions {
   readonly graceMs: number;
   /** The current lease deadline, on this process's performance.now() clock. */
   readonly deadlineMs: number;
+  /** The session TTL: the watchdog acts a little before each deadline (see safetyMarginMs). */
+  readonly ttlMs: number;
+}
+
+/**
+ * How long before the deadline the watchdog stops the command: 10% of the TTL, 50 ms–1 s. The SDK's
+ * deadline beats the cluster's expiry by as little as a millisecond, and on a saturated machine a
+ * timer and a SIGTERM handler can each run tens of milliseconds late. Stopping a frozen holder's
+ * command early is always safe; a healthy CLI renews the deadline every TTL/3, so it never fires.
+ */
+export function safetyMarginMs(ttlMs: number): number {
+  return Math.min(1000, Math.max(50, ttlMs / 10));
 }
 
 export class LeaseWatchdog {
   private readonly process: ChildProcess;
   private stopped = false;
+  private readonly marginMs: number;
 
   constructor(options: LeaseWatchdogOptions) {
+    this.marginMs = safetyMarginMs(options.ttlMs);
     this.process = spawn(process.execPath, ['-e', watchdogSource, String(options.pid), options.ownGroup ? '1' : '0', String(options.graceMs)], {
       stdio: ['pipe', 'ignore', 'ignore'],
       detached: true, // its own group: a stop or kill aimed at the CLI's group does not reach it
@@ -65,7 +79,7 @@ export class LeaseWatchdog {
   /** A later deadline (an acknowledged keepalive). */
   renew(deadlineMs: number): void {
     if (this.stopped) return;
-    const deadlineNs = process.hrtime.bigint() + BigInt(Math.floor((deadlineMs - performance.now()) * 1e6));
+    const deadlineNs = process.hrtime.bigint() + BigInt(Math.floor((deadlineMs - this.marginMs - performance.now()) * 1e6));
     this.process.stdin?.write(`${deadlineNs}\n`);
   }
 
