@@ -2,11 +2,9 @@
 // resource that records what it accepted and refused.
 
 import { FencingGuard, type Lock } from '@raftlock/client';
-import type { LocalCluster } from '../e2e/local-cluster.js';
+import { sleep, type LocalCluster } from '../e2e/local-cluster.js';
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep } from '../e2e/local-cluster.js';
 
 /** The cluster's endpoints rotated by `by`, so each client enters through a different member. */
 export function rotatedEndpoints(cluster: LocalCluster, by: number): string[] {

@@ -20,7 +20,9 @@ interface Subscription extends WatchSubscriber {
 }
 
 export class WatchHub {
-  private readonly history: WatchEvent[] = [];
+  /** Events history[historyStart..] are retained; the slots before it are evicted, compacted now and then. */
+  private history: WatchEvent[] = [];
+  private historyStart = 0;
   /** Events at or below this index are no longer in the history. */
   private evictedThroughIndex: number;
   private readonly subscribers = new Map<string, Subscription>();
@@ -38,16 +40,22 @@ export class WatchHub {
   /** Record events of one applied entry and fan them out. */
   publish(events: readonly WatchEvent[]): void {
     for (const event of events) {
-      assert(this.history.length === 0 || event.index >= (this.history.at(-1)?.index ?? 0), 'events arrive in log order');
+      assert(this.history.length === this.historyStart || event.index >= (this.history.at(-1)?.index ?? 0), 'events arrive in log order');
       this.history.push(event);
       for (const subscriber of this.subscribers.values()) {
         // A client resuming from an index this member has not applied yet must not see it twice.
         if (event.index > subscriber.seenThroughIndex && matches(subscriber, event)) this.enqueue(subscriber.watchId, event);
       }
     }
-    while (this.history.length > this.maxHistoryEvents) {
-      const evicted = this.history.shift();
+    // Evict by moving the start, not by Array.shift(): a full history would otherwise pay O(history)
+    // for every event published. The dead prefix is dropped once it is as long as the history itself.
+    while (this.history.length - this.historyStart > this.maxHistoryEvents) {
+      const evicted = this.history[this.historyStart++];
       if (evicted) this.evictedThroughIndex = evicted.index;
+    }
+    if (this.historyStart >= this.maxHistoryEvents) {
+      this.history = this.history.slice(this.historyStart);
+      this.historyStart = 0;
     }
   }
 
@@ -61,7 +69,10 @@ export class WatchHub {
       return 'snapshot';
     }
     this.subscribers.set(subscriber.watchId, { ...subscriber, seenThroughIndex: fromIndex });
-    for (const event of this.history) if (event.index > fromIndex && matches(subscriber, event)) this.enqueue(subscriber.watchId, event);
+    for (let position = this.historyStart; position < this.history.length; position++) {
+      const event = this.history[position] as WatchEvent;
+      if (event.index > fromIndex && matches(subscriber, event)) this.enqueue(subscriber.watchId, event);
+    }
     return 'resumed';
   }
 
