@@ -13,17 +13,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 
 /**
- * Runs in its own process (node -e): argv = [pid, ownGroup 0|1, graceMs]; stdin: one deadline per
+ * Runs in its own process (node -e): argv = [pid, ownGroup 0|1, graceMs, first deadline]; stdin: one later deadline per
  * line as an absolute process.hrtime value in nanoseconds (CLOCK_MONOTONIC, shared by every process
  * on the machine, so the watchdog's own start-up time cannot push the deadline later), or "stop".
  */
 const watchdogSource = `
-const [pid, ownGroup, graceMs] = process.argv.slice(1).map(Number);
+const [pid, ownGroup, graceMs] = process.argv.slice(1, 4).map(Number);
 let timer; let expiring = false;
 const kill = (signal) => { try { process.kill(ownGroup === 1 ? -pid : pid, signal); } catch {} };
 const expire = () => { expiring = true; kill('SIGTERM'); setTimeout(() => { kill('SIGKILL'); process.exit(0); }, graceMs); };
 const arm = (deadlineNs) => { if (expiring) return; clearTimeout(timer); timer = setTimeout(expire, Math.max(0, Number(deadlineNs - process.hrtime.bigint()) / 1e6)); };
 let pending = '';
+arm(BigInt(process.argv[4]));
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (chunk) => {
   pending += chunk;
@@ -66,21 +67,27 @@ export class LeaseWatchdog {
 
   constructor(options: LeaseWatchdogOptions) {
     this.marginMs = safetyMarginMs(options.ttlMs);
-    this.process = spawn(process.execPath, ['-e', watchdogSource, String(options.pid), options.ownGroup ? '1' : '0', String(options.graceMs)], {
+    // The first deadline travels on the command line: a pipe write is flushed asynchronously and
+    // would be lost if this process were killed right after spawning the watchdog.
+    const firstDeadline = String(this.deadlineNs(options.deadlineMs));
+    this.process = spawn(process.execPath, ['-e', watchdogSource, String(options.pid), options.ownGroup ? '1' : '0', String(options.graceMs), firstDeadline], {
       stdio: ['pipe', 'ignore', 'ignore'],
       detached: true, // its own group: a stop or kill aimed at the CLI's group does not reach it
     });
     this.process.on('error', () => {});
     this.process.stdin?.on('error', () => {});
     this.process.unref();
-    this.renew(options.deadlineMs);
+  }
+
+  /** A deadline on this process's performance.now() clock as an absolute hrtime, less the safety margin. */
+  private deadlineNs(deadlineMs: number): bigint {
+    return process.hrtime.bigint() + BigInt(Math.floor((deadlineMs - this.marginMs - performance.now()) * 1e6));
   }
 
   /** A later deadline (an acknowledged keepalive). */
   renew(deadlineMs: number): void {
     if (this.stopped) return;
-    const deadlineNs = process.hrtime.bigint() + BigInt(Math.floor((deadlineMs - this.marginMs - performance.now()) * 1e6));
-    this.process.stdin?.write(`${deadlineNs}\n`);
+    this.process.stdin?.write(`${this.deadlineNs(deadlineMs)}\n`);
   }
 
   /** The command ended under the CLI's own supervision: the watchdog is no longer needed. */

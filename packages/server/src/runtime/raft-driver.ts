@@ -71,6 +71,8 @@ interface ReadBatch {
 }
 
 const expirySweepIntervalMs = 50;
+/** At most this many ticks are replayed in one timer callback after the process ran late. */
+const maxCatchUpTicks = 10;
 const maxExpiriesPerSweep = 1000;
 
 export class RaftDriver {
@@ -121,10 +123,23 @@ export class RaftDriver {
 
   start(): void {
     assert(this.transport !== undefined, 'a transport is attached before start');
+    // Logical time follows the monotonic clock, not the number of timer callbacks: under load
+    // setInterval fires late, and counting callbacks would stretch every election timeout and
+    // heartbeat beyond what was configured. Catch-up is bounded, so a long pause of this process
+    // does not turn into a burst of ticks (Raft's safety does not depend on the tick rate).
+    const tickIntervalMs = this.options.timing.tickIntervalMs;
+    let nextTickAtMs = this.options.clock.monotonicMs() + tickIntervalMs;
     this.tickTimer = setInterval(() => {
-      this.node.tick();
-      this.scheduleReady();
-    }, this.options.timing.tickIntervalMs);
+      const nowMs = this.options.clock.monotonicMs();
+      let ticks = 0;
+      while (nowMs >= nextTickAtMs && ticks < maxCatchUpTicks) {
+        this.node.tick();
+        nextTickAtMs += tickIntervalMs;
+        ticks++;
+      }
+      if (nowMs >= nextTickAtMs) nextTickAtMs = nowMs + tickIntervalMs; // dropped beyond the bound
+      if (ticks > 0) this.scheduleReady();
+    }, tickIntervalMs);
     this.expiryTimer = setInterval(() => this.proposeExpiries(), expirySweepIntervalMs);
     this.scheduleReady();
   }
