@@ -8,6 +8,7 @@
 //   Commit monotonic     a member's commit index never decreases within one incarnation
 //   Linearizable reads   a ReadState index covers every entry acknowledged before the read began
 //   Durability           every acknowledged proposal is applied everywhere at the end
+//   Snapshots            a restored or installed snapshot is the applied history at its index
 
 import type { LogEntry, NodeId } from '@raftlock/server/testing';
 
@@ -70,6 +71,10 @@ export class ClusterChecker {
     return this.appliedChain[index];
   }
 
+  /**
+   * termAt answers for the leader's log from its compaction point on; no member compacts beyond what it
+   * applied, so the highest applied index anywhere is always inside a complete leader's log.
+   */
   onBecameLeader(nodeId: NodeId, term: number, termAt: (index: number) => number | undefined): void {
     this.counters.leadersElected++;
     const existing = this.leaderOfTerm.get(term);
@@ -113,6 +118,31 @@ export class ClusterChecker {
       this.persistedChains.set(nodeId, chain);
     }
     return chain;
+  }
+
+  /** A member installed a leader's snapshot: its log now starts after (index, term). */
+  onSnapshotInstalled(nodeId: NodeId, index: number, term: number): void {
+    const known = this.chainAt.get(`${index}:${term}`);
+    if (known === undefined) {
+      this.fail('Snapshot', `${nodeId} installed a snapshot at ${index}/${term}, an entry no member ever persisted`);
+      return;
+    }
+    const chain = this.persistedChainOf(nodeId);
+    chain.length = index + 1;
+    chain[index] = known;
+  }
+
+  /** A member's state machine restarted from a snapshot at index whose applied-history hash is chain. */
+  onRestoreSnapshot(nodeId: NodeId, index: number, term: number, chain: number): void {
+    if (this.appliedChain[index] !== chain || this.appliedTerms[index] !== term) {
+      this.fail('Snapshot', `${nodeId} restored a snapshot at ${index}/${term} that is not the applied history there`);
+    }
+    this.lastAppliedOf.set(nodeId, index);
+    this.appliedChainOf.set(nodeId, chain);
+  }
+
+  appliedChainOfMember(nodeId: NodeId): number {
+    return this.appliedChainOf.get(nodeId) ?? 0;
   }
 
   /** A member (re)started: it will apply from the beginning of its log again. */

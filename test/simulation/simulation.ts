@@ -5,18 +5,25 @@
 //
 // A run has two phases. The safety phase injects faults — message loss, duplication, delay and
 // reordering, symmetric and one-way partitions, crashes that lose everything not yet persisted,
-// leadership transfers — while clients propose and read; the checkers watch every event. The
+// leadership transfers, membership changes (new members join as learners, are promoted, any member
+// is removed and its disk thrown away), snapshots with log compaction and InstallSnapshot — while
+// clients propose and read; the checkers watch every event. The
 // liveness phase heals everything and requires that a new proposal commits on every member within a
 // bound. A failure prints its seed; `pnpm sim --seed N` replays it exactly.
 
 import {
   AssertionError,
+  asLogIndex,
   asNodeId,
   defaultRaftLimits,
+  makeConfig,
   MemoryStorage,
   RaftNode,
   SeededRandom,
   silentLogger,
+  votersOf,
+  type ClusterConfig,
+  type ConfigChange,
   type Message,
   type NodeId,
   type Ready,
@@ -28,7 +35,7 @@ import type { SimulationOptions } from './swarm.js';
 
 type SimEvent =
   | { readonly kind: 'tick'; readonly nodeId: NodeId }
-  | { readonly kind: 'deliver'; readonly message: Message }
+  | { readonly kind: 'deliver'; readonly message: Message; readonly snapshotData: Uint8Array | undefined }
   | { readonly kind: 'takeReady'; readonly nodeId: NodeId; readonly incarnation: number }
   | { readonly kind: 'readyPersisted'; readonly nodeId: NodeId; readonly incarnation: number }
   | { readonly kind: 'propose' }
@@ -39,6 +46,7 @@ type SimEvent =
   | { readonly kind: 'crash' }
   | { readonly kind: 'restart'; readonly nodeId: NodeId }
   | { readonly kind: 'transfer' }
+  | { readonly kind: 'membershipChange' }
   | { readonly kind: 'startLivenessPhase' }
   | { readonly kind: 'proposeLivenessMarker' }
   | { readonly kind: 'settled' };
@@ -47,6 +55,14 @@ interface Member {
   readonly id: NodeId;
   node: RaftNode | undefined;
   readonly storage: MemoryStorage;
+  /** Removed from the cluster by a committed change: stopped for good, its disk thrown away. */
+  removed: boolean;
+  /** Some member applied a configuration that includes it (so leaving one later means removal). */
+  everInConfig: boolean;
+  /** Snapshot bytes the "transport" has staged for the core, by snapshot index. */
+  readonly stagedSnapshots: Map<number, Uint8Array>;
+  /** The state machine's configuration: the latest config entry applied (or restored). */
+  appliedConfig: ClusterConfig;
   /** Bumped on every crash, so events scheduled for an earlier life are ignored. */
   incarnation: number;
   readyScheduled: boolean;
@@ -58,6 +74,12 @@ interface Member {
   /** Reads accepted: context → the highest acknowledged index when the read began. */
   readonly pendingReads: Map<string, number>;
   appliedKeys: Set<string>;
+}
+
+/** The simulated state machine's snapshot: the applied keys and the checker's chain hash there. */
+interface SimSnapshot {
+  readonly keys: readonly string[];
+  readonly chain: number;
 }
 
 export interface SimulationStats {
@@ -73,6 +95,11 @@ export interface SimulationStats {
   readsReleased: number;
   leadersElected: number;
   entriesApplied: number;
+  configChangesProposed: number;
+  configChangesCommitted: number;
+  membersRemoved: number;
+  snapshotsTaken: number;
+  snapshotsInstalled: number;
 }
 
 export interface SimulationResult {
@@ -94,13 +121,23 @@ const crashAfterVoteProbability = 0.3;
 /** Proposal backpressure in the simulation: a small bound keeps the backlog a healed cluster must drain short. */
 const maxUncommittedEntries = 256;
 const maxEvents = 5_000_000;
+/** Membership changes keep the voters within these bounds (removals below the minimum are skipped). */
+const minVoters = 3;
+const maxVotersAbove = 2;
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
 
 export class Simulation {
   private readonly random: SeededRandom;
   private readonly queue = new EventQueue<SimEvent>();
   private readonly checker = new ClusterChecker();
   private readonly members = new Map<NodeId, Member>();
-  private readonly ids: NodeId[];
+  /** Every member ever started, in order (removed ones stay, marked removed; ids are never reused). */
+  private readonly ids: NodeId[] = [];
+  private nextMemberNumber: number;
+  /** The configuration of the highest-index config entry applied anywhere (committed). */
+  private committedConfig: ClusterConfig;
+  private committedConfigIndex = 0;
   /** Directed links currently cut, with how many faults cut each. */
   private readonly cutLinks = new Map<string, number>();
   private nowMs = 0;
@@ -132,6 +169,11 @@ export class Simulation {
     readsReleased: 0,
     leadersElected: 0,
     entriesApplied: 0,
+    configChangesProposed: 0,
+    configChangesCommitted: 0,
+    membersRemoved: 0,
+    snapshotsTaken: 0,
+    snapshotsInstalled: 0,
   };
 
   constructor(private readonly options: SimulationOptions, private readonly traceAll = false) {
@@ -139,36 +181,58 @@ export class Simulation {
     this.dropRate = options.faults.dropRate;
     this.duplicateRate = options.faults.duplicateRate;
     this.jitterMs = options.faults.jitterMs;
-    this.ids = Array.from({ length: options.nodeCount }, (_, position) => asNodeId(`n${position + 1}`));
-    this.leaderGuess = this.ids[0] as NodeId;
-    for (const id of this.ids) {
-      const member: Member = {
-        id,
-        node: undefined,
-        storage: new MemoryStorage(),
-        incarnation: 0,
-        readyScheduled: false,
-        inflightReady: undefined,
-        role: 'follower',
-        term: 0,
-        pendingProposals: new Map(),
-        pendingReads: new Map(),
-        appliedKeys: new Set(),
-      };
-      this.members.set(id, member);
-      this.startMember(member);
-    }
+    const bootstrapIds = Array.from({ length: options.nodeCount }, (_, position) => asNodeId(`n${position + 1}`));
+    this.nextMemberNumber = options.nodeCount + 1;
+    this.leaderGuess = bootstrapIds[0] as NodeId;
+    // The bootstrap configuration is stamped into every initial member's storage, as raftlockd does.
+    this.committedConfig = makeConfig(bootstrapIds.map((id) => ({ id, address: `${id}:7070`, role: 'voter' as const })));
+    for (const id of bootstrapIds) this.addMember(id, new MemoryStorage(this.committedConfig));
+  }
+
+  private addMember(id: NodeId, storage: MemoryStorage): Member {
+    const member: Member = {
+      id,
+      node: undefined,
+      storage,
+      removed: false,
+      everInConfig: storage.snapshotMetadata().config.members.some((known) => known.id === id),
+      stagedSnapshots: new Map(),
+      appliedConfig: storage.snapshotMetadata().config,
+      incarnation: 0,
+      readyScheduled: false,
+      inflightReady: undefined,
+      role: 'follower',
+      term: 0,
+      pendingProposals: new Map(),
+      pendingReads: new Map(),
+      appliedKeys: new Set(),
+    };
+    this.members.set(id, member);
+    this.ids.push(id);
+    this.startMember(member);
+    this.queue.push(this.nowMs + this.random.nextInt(this.options.tickIntervalMs), { kind: 'tick', nodeId: id });
+    return member;
+  }
+
+  /** Members not removed: the ones faults, clients and checks deal with. */
+  private liveIds(): NodeId[] {
+    return this.ids.filter((id) => !this.member(id).removed);
+  }
+
+  /** The members of the latest committed configuration: every one must end up with every acknowledged entry. */
+  private configMemberIds(): NodeId[] {
+    return this.committedConfig.members.map((member) => member.id);
   }
 
   run(): SimulationResult {
     const { faults } = this.options;
-    for (const id of this.ids) this.queue.push(this.random.nextInt(this.options.tickIntervalMs), { kind: 'tick', nodeId: id });
     this.scheduleIn(this.options.proposeEveryMs, { kind: 'propose' });
     this.scheduleIn(this.options.readEveryMs, { kind: 'read' });
     if (faults.partitionEveryMs > 0) this.scheduleIn(faults.partitionEveryMs, { kind: 'partition' });
     if (faults.oneWayCutEveryMs > 0) this.scheduleIn(faults.oneWayCutEveryMs, { kind: 'oneWayCut' });
     if (faults.crashEveryMs > 0) this.scheduleIn(faults.crashEveryMs, { kind: 'crash' });
     if (faults.transferEveryMs > 0) this.scheduleIn(faults.transferEveryMs, { kind: 'transfer' });
+    if (faults.membershipChangeEveryMs > 0) this.scheduleIn(faults.membershipChangeEveryMs, { kind: 'membershipChange' });
     this.queue.push(this.options.safetyPhaseMs, { kind: 'startLivenessPhase' });
     const deadlineMs = this.options.safetyPhaseMs + this.options.livenessBoundMs;
 
@@ -212,7 +276,7 @@ export class Simulation {
       case 'tick':
         return this.onTick(event.nodeId);
       case 'deliver':
-        return this.onDeliver(event.message);
+        return this.onDeliver(event.message, event.snapshotData);
       case 'takeReady':
         return this.onTakeReady(event.nodeId, event.incarnation);
       case 'readyPersisted':
@@ -233,32 +297,37 @@ export class Simulation {
         return this.onRestart(event.nodeId);
       case 'transfer':
         return this.onTransfer();
+      case 'membershipChange':
+        return this.onMembershipChange();
       case 'startLivenessPhase':
         return this.onStartLivenessPhase();
       case 'proposeLivenessMarker':
         return this.onProposeLivenessMarker();
       case 'settled':
-        if (this.ids.every((id) => (this.member(id).node?.status().appliedIndex ?? 0) >= this.highestAcknowledgedIndex)) this.settled = true;
+        if (this.configMemberIds().every((id) => (this.member(id).node?.status().appliedIndex ?? 0) >= this.highestAcknowledgedIndex)) this.settled = true;
         else this.queue.push(this.nowMs + settleCheckEveryMs, { kind: 'settled' });
         return;
     }
   }
 
   private onTick(nodeId: NodeId): void {
-    this.queue.push(this.nowMs + this.options.tickIntervalMs, { kind: 'tick', nodeId });
     const member = this.member(nodeId);
+    if (member.removed) return;
+    this.queue.push(this.nowMs + this.options.tickIntervalMs, { kind: 'tick', nodeId });
     if (!member.node) return;
     member.node.tick();
     this.afterActivity(member);
   }
 
-  private onDeliver(message: Message): void {
-    const member = this.member(message.to);
-    if (!member.node || this.isCut(message.from, message.to)) {
+  private onDeliver(message: Message, snapshotData: Uint8Array | undefined): void {
+    const member = this.members.get(message.to);
+    if (!member?.node || this.isCut(message.from, message.to)) {
       this.stats.messagesDropped++;
       return;
     }
     this.record(`deliver ${describeMessage(message)}`);
+    // The transport stages the snapshot's bytes before the core sees the message (as the real one does).
+    if (message.type === 'InstallSnapshot' && snapshotData !== undefined) member.stagedSnapshots.set(message.snapshot.index, snapshotData);
     member.node.step(message);
     this.afterActivity(member);
   }
@@ -280,6 +349,7 @@ export class Simulation {
     const ready = member.inflightReady;
     if (!member.node || member.incarnation !== incarnation || !ready) return;
     member.inflightReady = undefined;
+    if (ready.snapshot) this.installSnapshot(member, ready);
     member.storage.persist(ready.hardState, ready.entriesToPersist);
     this.checker.onPersist(nodeId, ready.entriesToPersist);
     for (const message of ready.messagesToSend) this.send(message);
@@ -294,21 +364,23 @@ export class Simulation {
     }
     for (const entry of ready.entriesToApply) {
       this.checker.onApply(nodeId, entry);
+      if (entry.kind === 'config') this.onConfigApplied(member, entry.index, entry.config);
       if (entry.kind !== 'command') continue;
-      const key = new TextDecoder().decode(entry.data);
+      const key = textDecoder.decode(entry.data);
       member.appliedKeys.add(key);
       const pending = member.pendingProposals.get(entry.index);
       if (pending) {
         member.pendingProposals.delete(entry.index);
         if (pending.term === entry.term && pending.key === key) this.acknowledge(key, entry.index);
       }
-      if (this.recoveryMs === undefined && this.livenessKeys.has(key) && this.ids.every((id) => this.member(id).appliedKeys.has(key))) {
+      if (this.recoveryMs === undefined && this.livenessKeys.has(key) && this.configMemberIds().every((id) => this.member(id).appliedKeys.has(key))) {
         this.recoveryMs = this.nowMs - (this.livenessStartMs ?? this.nowMs);
         // Let every acknowledged entry reach every member before the durability check (a slow
         // follower may still be catching up one entry per round trip).
         this.queue.push(this.nowMs, { kind: 'settled' });
       }
     }
+    if (!member.node) return; // the entries just applied removed this member from the cluster
     for (const readState of ready.readStates) {
       const minimumIndex = member.pendingReads.get(readState.requestContext);
       if (minimumIndex === undefined) continue;
@@ -317,7 +389,70 @@ export class Simulation {
       this.checker.onReadState(nodeId, readState.index, minimumIndex);
     }
     member.node.advance(ready);
+    this.maybeCompact(member);
     this.afterActivity(member);
+  }
+
+  /** Ready.snapshot: the staged bytes become this member's snapshot and state machine. */
+  private installSnapshot(member: Member, ready: Ready): void {
+    const metadata = ready.snapshot;
+    if (!metadata) return;
+    const data = member.stagedSnapshots.get(metadata.index);
+    if (data === undefined) throw new AssertionError(`invariant violated: ${member.id} installs snapshot ${metadata.index} whose bytes were staged`);
+    member.stagedSnapshots.clear();
+    member.storage.installSnapshot(metadata, data);
+    this.stats.snapshotsInstalled++;
+    this.record(`${member.id} installed snapshot ${metadata.index}/${metadata.term}`);
+    this.checker.onSnapshotInstalled(member.id, metadata.index, metadata.term);
+    this.restoreStateMachine(member);
+  }
+
+  /** The state machine restarts from the member's snapshot (after a restart, or an InstallSnapshot). */
+  private restoreStateMachine(member: Member): void {
+    const { metadata, data } = member.storage.storedSnapshot();
+    member.appliedConfig = metadata.config;
+    if (metadata.index === 0) {
+      member.appliedKeys = new Set();
+      return;
+    }
+    const snapshot = JSON.parse(textDecoder.decode(data)) as SimSnapshot;
+    member.appliedKeys = new Set(snapshot.keys);
+    this.checker.onRestoreSnapshot(member.id, metadata.index, metadata.term, snapshot.chain);
+  }
+
+  /** Like raftlockd: snapshot the applied state every N entries, keeping a trailing window of log. */
+  private maybeCompact(member: Member): void {
+    const { everyEntries, trailingEntries } = this.options.snapshots;
+    const node = member.node;
+    if (everyEntries === 0 || !node) return;
+    const appliedIndex = node.status().appliedIndex;
+    const snapshotIndex = member.storage.snapshotMetadata().index;
+    // Only what is applied here and on this member's disk (the Ready just handled persisted it).
+    if (appliedIndex - snapshotIndex < everyEntries || appliedIndex > member.storage.lastIndex()) return;
+    const term = member.storage.term(appliedIndex);
+    if (term === undefined) throw new AssertionError(`invariant violated: ${member.id} has a term for its applied index ${appliedIndex}`);
+    const chain = this.checker.appliedChainOfMember(member.id);
+    const data = textEncoder.encode(JSON.stringify({ keys: [...member.appliedKeys], chain } satisfies SimSnapshot));
+    member.storage.compact({ index: appliedIndex, term, config: member.appliedConfig }, data, asLogIndex(Math.max(1, appliedIndex - trailingEntries + 1)));
+    this.stats.snapshotsTaken++;
+  }
+
+  /** A config entry applied (so committed): members it leaves out were removed; stop them for good. */
+  private onConfigApplied(member: Member, index: number, config: ClusterConfig): void {
+    member.appliedConfig = config;
+    if (index <= this.committedConfigIndex) return;
+    this.committedConfigIndex = index;
+    this.committedConfig = config;
+    this.stats.configChangesCommitted++;
+    for (const known of config.members) this.member(known.id).everInConfig = true;
+    for (const id of this.liveIds()) {
+      const other = this.member(id);
+      if (!other.everInConfig || config.members.some((known) => known.id === id)) continue;
+      this.record(`${id} removed by the configuration at index ${index}; stopped and its disk discarded`);
+      this.stats.membersRemoved++;
+      this.crashMember(other);
+      other.removed = true;
+    }
   }
 
   private shouldCrashAfterVote(ready: Ready): boolean {
@@ -339,7 +474,7 @@ export class Simulation {
     const softState = node.softState();
     if (softState.role === 'leader' && (member.role !== 'leader' || member.term !== softState.term)) {
       this.record(`${member.id} became leader of term ${softState.term}`);
-      this.checker.onBecameLeader(member.id, softState.term, (index) => node.termAt(index as never));
+      this.checker.onBecameLeader(member.id, softState.term, (index) => node.termAt(asLogIndex(index)));
       this.leaderGuess = member.id;
     }
     member.role = softState.role;
@@ -358,11 +493,20 @@ export class Simulation {
       this.stats.messagesDropped++;
       return;
     }
+    // The sender's transport streams the snapshot it has on disk now beside the message. It may be
+    // newer than the one the core named (the member compacted again meanwhile): it covers more.
+    let snapshotData: Uint8Array | undefined;
+    if (message.type === 'InstallSnapshot') {
+      const stored = this.member(message.from).storage.storedSnapshot();
+      if (stored.metadata.index < message.snapshot.index) throw new AssertionError(`invariant violated: ${message.from} has the snapshot its core named`);
+      snapshotData = stored.data;
+      message = { ...message, snapshot: stored.metadata };
+    }
     const delayMs = () => faults.baseDelayMs + this.random.nextInt(Math.max(1, this.jitterMs));
-    this.queue.push(this.nowMs + delayMs(), { kind: 'deliver', message });
+    this.queue.push(this.nowMs + delayMs(), { kind: 'deliver', message, snapshotData });
     if (this.random.chance(this.duplicateRate)) {
       this.stats.messagesDuplicated++;
-      this.queue.push(this.nowMs + delayMs(), { kind: 'deliver', message });
+      this.queue.push(this.nowMs + delayMs(), { kind: 'deliver', message, snapshotData });
     }
   }
 
@@ -386,7 +530,7 @@ export class Simulation {
   private proposeToLeaderGuess(key: string): boolean {
     const member = this.member(this.leaderGuess);
     if (!member.node) {
-      this.leaderGuess = this.random.pick(this.ids);
+      this.leaderGuess = this.random.pick(this.liveIds());
       return false;
     }
     const result = member.node.propose(new TextEncoder().encode(key));
@@ -394,7 +538,7 @@ export class Simulation {
       this.stats.proposalsAccepted++;
       member.pendingProposals.set(result.index, { term: result.term, key });
     } else {
-      this.leaderGuess = result.leaderId !== '' ? result.leaderId : this.random.pick(this.ids);
+      this.leaderGuess = result.leaderId !== '' && !this.member(result.leaderId).removed ? result.leaderId : this.random.pick(this.liveIds());
     }
     this.afterActivity(member);
     return result.accepted;
@@ -416,11 +560,12 @@ export class Simulation {
   private onPartition(): void {
     if (!this.faultsActive) return;
     this.scheduleIn(this.options.faults.partitionEveryMs, { kind: 'partition' });
-    const shuffled = this.ids.map((id) => ({ id, key: this.random.nextFloat() })).sort((a, b) => a.key - b.key);
-    const minoritySize = 1 + this.random.nextInt(Math.floor(this.ids.length / 2));
+    const ids = this.liveIds();
+    const shuffled = ids.map((id) => ({ id, key: this.random.nextFloat() })).sort((a, b) => a.key - b.key);
+    const minoritySize = 1 + this.random.nextInt(Math.floor(ids.length / 2));
     const minority = new Set(shuffled.slice(0, minoritySize).map((entry) => entry.id));
     const links: string[] = [];
-    for (const from of this.ids) for (const to of this.ids) if (from !== to && minority.has(from) !== minority.has(to)) links.push(`${from}->${to}`);
+    for (const from of ids) for (const to of ids) if (from !== to && minority.has(from) !== minority.has(to)) links.push(`${from}->${to}`);
     this.stats.partitions++;
     this.record(`partition ${[...minority].join(',')} | rest`);
     this.cut(links, this.random.between(100, 3000));
@@ -429,8 +574,9 @@ export class Simulation {
   private onOneWayCut(): void {
     if (!this.faultsActive) return;
     this.scheduleIn(this.options.faults.oneWayCutEveryMs, { kind: 'oneWayCut' });
-    const from = this.random.pick(this.ids);
-    const to = this.random.pick(this.ids.filter((id) => id !== from));
+    const ids = this.liveIds();
+    const from = this.random.pick(ids);
+    const to = this.random.pick(ids.filter((id) => id !== from));
     this.stats.oneWayCuts++;
     this.record(`one-way cut ${from}->${to}`);
     this.cut([`${from}->${to}`], this.random.between(100, 3000));
@@ -456,7 +602,7 @@ export class Simulation {
   private onCrash(): void {
     if (!this.faultsActive) return;
     this.scheduleIn(this.options.faults.crashEveryMs, { kind: 'crash' });
-    const running = this.ids.filter((id) => this.member(id).node !== undefined);
+    const running = this.liveIds().filter((id) => this.member(id).node !== undefined);
     if (running.length === 0) return;
     const member = this.member(this.random.pick(running));
     this.stats.crashes++;
@@ -477,17 +623,18 @@ export class Simulation {
 
   private onRestart(nodeId: NodeId): void {
     const member = this.member(nodeId);
-    if (member.node) return;
+    if (member.node || member.removed) return;
     this.record(`restart ${nodeId}`);
     this.startMember(member);
   }
 
   private startMember(member: Member): void {
-    member.appliedKeys = new Set();
     this.checker.onRestart(member.id);
+    member.stagedSnapshots.clear();
+    this.restoreStateMachine(member);
     member.node = new RaftNode({
       nodeId: member.id,
-      voters: this.ids,
+      voters: [], // the configuration comes from storage: bootstrapped, or empty for a member that joins
       storage: member.storage,
       random: this.random.fork(),
       logger: silentLogger,
@@ -503,12 +650,51 @@ export class Simulation {
   private onTransfer(): void {
     if (!this.faultsActive) return;
     this.scheduleIn(this.options.faults.transferEveryMs, { kind: 'transfer' });
-    const leader = this.ids.map((id) => this.member(id)).find((member) => member.role === 'leader' && member.node);
+    const leader = this.currentLeader();
     if (!leader?.node) return;
-    const target = this.random.pick(this.ids.filter((id) => id !== leader.id));
+    const target = this.random.pick(this.liveIds().filter((id) => id !== leader.id));
     this.stats.transfers++;
     this.record(`transfer leadership ${leader.id} -> ${target}`);
     leader.node.transferLeadership(target);
+    this.afterActivity(leader);
+  }
+
+  private currentLeader(): Member | undefined {
+    return this.liveIds()
+      .map((id) => this.member(id))
+      .find((member) => member.role === 'leader' && member.node);
+  }
+
+  /**
+   * One membership change through the leader, as an operator would make it: promote a learner, add a
+   * brand-new member (it starts empty and joins), or remove a member — any of them, the leader too.
+   * The core refuses what is unsafe (another change pending, learner behind, quorum at risk).
+   */
+  private onMembershipChange(): void {
+    if (!this.faultsActive) return;
+    this.scheduleIn(this.options.faults.membershipChangeEveryMs, { kind: 'membershipChange' });
+    const leader = this.currentLeader();
+    if (!leader?.node) return;
+    const config = leader.node.configuration();
+    const voters = votersOf(config);
+    const learner = config.members.find((member) => member.role === 'learner');
+    const maxVoters = this.options.nodeCount + maxVotersAbove;
+    let change: ConfigChange;
+    if (learner && this.random.chance(0.8)) {
+      change = { type: 'promote', id: learner.id };
+    } else if (!learner && voters.length < maxVoters && this.random.chance(0.5)) {
+      const id = asNodeId(`n${this.nextMemberNumber++}`);
+      this.record(`start ${id} empty, to join`);
+      this.addMember(id, new MemoryStorage());
+      change = { type: 'addLearner', id, address: `${id}:7070` };
+    } else {
+      const candidates = config.members.filter((member) => member.role === 'learner' || voters.length > minVoters).map((member) => member.id);
+      if (candidates.length === 0) return;
+      change = { type: 'remove', id: this.random.pick(candidates) };
+    }
+    const result = leader.node.proposeConfigChange(change);
+    this.record(`${leader.id} proposes ${change.type} ${change.id}: ${result.accepted ? `index ${result.index}` : `refused (${result.reason})`}`);
+    if (result.accepted) this.stats.configChangesProposed++;
     this.afterActivity(leader);
   }
 
@@ -520,13 +706,13 @@ export class Simulation {
     this.duplicateRate = 0;
     this.jitterMs = 1; // a healthy network delivers each link in order
     this.livenessStartMs = this.nowMs;
-    for (const id of this.ids) this.onRestart(id);
+    for (const id of this.liveIds()) this.onRestart(id);
     this.queue.push(this.nowMs, { kind: 'proposeLivenessMarker' });
   }
 
   private checkDurability(): void {
     for (const key of this.acknowledgedKeys) {
-      for (const id of this.ids) {
+      for (const id of this.configMemberIds()) {
         if (!this.member(id).appliedKeys.has(key)) {
           this.checker.onDurabilityCheck(`acknowledged proposal ${key} is missing from ${id}'s applied entries`);
           return;
@@ -556,7 +742,7 @@ export class Simulation {
   }
 
   private describeMembers(): string {
-    return this.ids
+    return this.liveIds()
       .map((id) => {
         const node = this.member(id).node;
         if (!node) return `${id}:down`;
@@ -578,6 +764,8 @@ export function describeMessage(message: Message): string {
       return `${head}${message.preVote ? ' pre' : ''} last=${message.lastLogIndex}/${message.lastLogTerm}`;
     case 'RequestVoteResponse':
       return `${head}${message.preVote ? ' pre' : ''} ${message.voteGranted ? 'granted' : 'rejected'}`;
+    case 'InstallSnapshot':
+      return `${head} snapshot=${message.snapshot.index}/${message.snapshot.term} members=${message.snapshot.config.members.map((member) => `${member.id}:${member.role[0]}`).join(',')}`;
     default:
       return head;
   }

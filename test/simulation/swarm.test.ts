@@ -11,7 +11,7 @@ test('the 500 seeds of pnpm test cover 3- and 5-member clusters and every fault 
     for (const fault of enabledFaults(options)) seen.add(fault);
   }
   expect([...sizes].sort()).toEqual([3, 5]);
-  expect([...seen].sort()).toEqual(['crash', 'drop', 'duplicate', 'oneWayPartition', 'partition', 'reorder', 'transfer']);
+  expect([...seen].sort()).toEqual(['crash', 'drop', 'duplicate', 'membership', 'oneWayPartition', 'partition', 'reorder', 'snapshot', 'transfer']);
 });
 
 test('one seed replays the same cluster history exactly', () => {

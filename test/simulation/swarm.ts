@@ -21,6 +21,15 @@ export interface FaultOptions {
   readonly transferEveryMs: number;
   /** Upper bound of the fsync delay (time between a step and its Ready being persisted). */
   readonly persistDelayMaxMs: number;
+  /** Mean time between membership changes: add a learner, promote it, remove a member (0: never). */
+  readonly membershipChangeEveryMs: number;
+}
+
+export interface SnapshotOptions {
+  /** A member snapshots its state and compacts its log every this many applied entries (0: never). */
+  readonly everyEntries: number;
+  /** Entries kept before the snapshot index for followers that are only a little behind. */
+  readonly trailingEntries: number;
 }
 
 export interface SimulationOptions {
@@ -41,9 +50,10 @@ export interface SimulationOptions {
   readonly proposeEveryMs: number;
   readonly readEveryMs: number;
   readonly faults: FaultOptions;
+  readonly snapshots: SnapshotOptions;
 }
 
-export type FaultKind = 'drop' | 'duplicate' | 'reorder' | 'partition' | 'oneWayPartition' | 'crash' | 'transfer';
+export type FaultKind = 'drop' | 'duplicate' | 'reorder' | 'partition' | 'oneWayPartition' | 'crash' | 'transfer' | 'membership' | 'snapshot';
 
 export function swarmOptions(seed: number, overrides: Partial<SimulationOptions> = {}): SimulationOptions {
   const random = new SeededRandom(seed);
@@ -59,6 +69,11 @@ export function swarmOptions(seed: number, overrides: Partial<SimulationOptions>
     crashEveryMs: on(0.5) ? random.pick([600, 2000, 5000]) : 0,
     transferEveryMs: on(0.3) ? random.pick([700, 3000]) : 0,
     persistDelayMaxMs: random.pick([0, 2, 8]),
+    membershipChangeEveryMs: on(0.5) ? random.pick([300, 1000, 2500]) : 0,
+  };
+  const snapshots: SnapshotOptions = {
+    everyEntries: on(0.6) ? random.pick([10, 50, 300]) : 0,
+    trailingEntries: random.pick([0, 5, 100]),
   };
   return {
     seed,
@@ -75,6 +90,7 @@ export function swarmOptions(seed: number, overrides: Partial<SimulationOptions>
     proposeEveryMs: random.pick([5, 20, 60]),
     readEveryMs: random.pick([50, 200]),
     faults,
+    snapshots,
     ...overrides,
   };
 }
@@ -89,5 +105,7 @@ export function enabledFaults(options: SimulationOptions): FaultKind[] {
   if (faults.oneWayCutEveryMs > 0) kinds.push('oneWayPartition');
   if (faults.crashEveryMs > 0) kinds.push('crash');
   if (faults.transferEveryMs > 0) kinds.push('transfer');
+  if (faults.membershipChangeEveryMs > 0) kinds.push('membership');
+  if (options.snapshots.everyEntries > 0) kinds.push('snapshot');
   return kinds;
 }

@@ -2,7 +2,7 @@
 // RaftNode.step, so a new message type fails to compile until every role handles it.
 
 import type { LogIndex, NodeId, Term } from '../ids.js';
-import type { LogEntry } from './log-entry.js';
+import type { LogEntry, SnapshotMetadata } from './log-entry.js';
 
 interface Envelope {
   readonly from: NodeId;
@@ -74,6 +74,17 @@ export interface TimeoutNow extends Envelope {
   readonly lastLogIndex: LogIndex;
 }
 
+/**
+ * Raft paper §7: the leader no longer has the entries a follower needs (they were compacted into a
+ * snapshot), so it sends the snapshot instead. Only the metadata passes through the core; the
+ * transport streams the state machine's bytes in chunks beside it and hands this message to the
+ * follower's core once all of them are staged. The follower answers with an AppendEntriesResponse.
+ */
+export interface InstallSnapshot extends Envelope {
+  readonly type: 'InstallSnapshot';
+  readonly snapshot: SnapshotMetadata;
+}
+
 export type Message =
   | RequestVote
   | RequestVoteResponse
@@ -81,6 +92,7 @@ export type Message =
   | AppendEntriesResponse
   | Heartbeat
   | HeartbeatResponse
-  | TimeoutNow;
+  | TimeoutNow
+  | InstallSnapshot;
 
 export type MessageType = Message['type'];

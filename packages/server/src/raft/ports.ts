@@ -3,7 +3,7 @@
 // and replay a whole cluster from one seed. Time is not a port: it arrives as tick().
 
 import type { LogIndex, Term } from '../ids.js';
-import type { HardState, LogEntry } from './log-entry.js';
+import type { HardState, LogEntry, SnapshotMetadata } from './log-entry.js';
 
 /** Uniform random integers. Production uses crypto; the simulation a seeded PRNG. */
 export interface Random {
@@ -18,6 +18,12 @@ export interface Random {
 export interface RaftStorage {
   /** The hard state persisted last (term 0, no vote, commit 0 for an empty store). */
   initialHardState(): HardState;
+  /**
+   * The latest snapshot: index 0, term 0 and the bootstrap configuration (possibly empty) until one is
+   * taken. Entries may be kept before its index (a trailing window for slow followers), so
+   * firstIndex() - 1 ≤ snapshot index ≤ lastIndex().
+   */
+  snapshotMetadata(): SnapshotMetadata;
   /** Index of the first entry still present (entries before it are compacted into a snapshot). */
   firstIndex(): LogIndex;
   /** Index of the last persisted entry; firstIndex() - 1 when the log is empty. */

@@ -1,12 +1,14 @@
 // Progress: what the leader knows of one follower (Raft paper Figure 2 nextIndex/matchIndex) plus the
 // flow-control state of etcd-io/raft's tracker (design.md): a follower starts in `probe`, where one
 // AppendEntries at a time looks for the point our logs match, and moves to `replicate` once it has
-// matched, where appends are pipelined up to maxInflightAppends without waiting for replies.
+// matched, where appends are pipelined up to maxInflightAppends without waiting for replies. A
+// follower that needs entries the leader has compacted away is sent a snapshot and waits in
+// `snapshot` until it acknowledges it (or the attempt times out and it is probed again).
 
 import { assert } from '../assert.js';
 import { asLogIndex, type LogIndex } from '../ids.js';
 
-export type ProgressState = 'probe' | 'replicate';
+export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
 export class Progress {
   matchIndex: LogIndex = asLogIndex(0);
@@ -16,6 +18,11 @@ export class Progress {
   probeSent = false;
   /** Set by any reply from the follower; cleared by the leader's CheckQuorum sweep. */
   recentActive = false;
+  /** The leader's tick count when it last heard from the follower (for membership-change checks). */
+  lastHeardAtTick = 0;
+  /** In snapshot: the index of the snapshot sent, and ticks spent waiting for it to be acknowledged. */
+  pendingSnapshotIndex: LogIndex = asLogIndex(0);
+  snapshotElapsedTicks = 0;
   /** Last index of every pipelined append not yet acknowledged, oldest first. */
   private readonly inflightLastIndexes: LogIndex[] = [];
 
@@ -25,7 +32,14 @@ export class Progress {
   }
 
   isPaused(): boolean {
-    return this.state === 'probe' ? this.probeSent : this.inflightLastIndexes.length >= this.maxInflightAppends;
+    switch (this.state) {
+      case 'probe':
+        return this.probeSent;
+      case 'replicate':
+        return this.inflightLastIndexes.length >= this.maxInflightAppends;
+      case 'snapshot':
+        return true;
+    }
   }
 
   inflightCount(): number {
@@ -52,8 +66,19 @@ export class Progress {
     this.nextIndex = asLogIndex(this.matchIndex + 1);
   }
 
+  /** A snapshot ending at snapshotIndex is on its way; nothing else is sent until it is acknowledged. */
+  becomeSnapshot(snapshotIndex: LogIndex): void {
+    assert(snapshotIndex > this.matchIndex, 'a snapshot is only sent to a follower behind it');
+    this.state = 'snapshot';
+    this.probeSent = false;
+    this.inflightLastIndexes.length = 0;
+    this.pendingSnapshotIndex = snapshotIndex;
+    this.snapshotElapsedTicks = 0;
+  }
+
   /** Record an append covering entries up to lastIndex. */
   sentAppend(lastIndex: LogIndex, entryCount: number): void {
+    assert(this.state !== 'snapshot', 'no append is sent while a snapshot is outstanding');
     if (this.state === 'replicate') {
       if (entryCount > 0) {
         assert(lastIndex >= this.nextIndex, 'pipelined appends move forward');

@@ -5,35 +5,69 @@
 //   firstIndex - 1 ≤ appliedIndex ≤ commitIndex ≤ lastIndex
 //   the unstable tail is contiguous and starts right after the stable entries it does not shadow
 //   committed entries are never truncated (State Machine Safety rests on it)
+//   a snapshot received from the leader and not yet on disk (the unstable snapshot) shadows the whole
+//   stable log: until the driver has installed it, the log is that snapshot plus the unstable tail
 
 import { assert } from '../assert.js';
 import { asLogIndex, asTerm, type LogIndex, type Term } from '../ids.js';
-import { entrySizeBytes, type LogEntry } from './log-entry.js';
+import { entrySizeBytes, type LogEntry, type SnapshotMetadata } from './log-entry.js';
 import type { RaftStorage } from './ports.js';
 
 export class RaftLog {
   /** Index of unstableEntries[0]; stable entries at or after it are shadowed (to be overwritten). */
   private unstableOffset: LogIndex;
   private unstableEntries: LogEntry[] = [];
+  /** A snapshot from the leader that replaces the stable log once the driver has persisted it. */
+  private unstableSnapshot: SnapshotMetadata | undefined;
   commitIndex: LogIndex;
   /** Highest index handed to the driver for applying. */
   appliedIndex: LogIndex;
 
   constructor(private readonly storage: RaftStorage, commitIndex: LogIndex) {
     this.unstableOffset = asLogIndex(storage.lastIndex() + 1);
-    const snapshotIndex = storage.firstIndex() - 1;
+    const snapshotIndex = storage.snapshotMetadata().index;
+    assert(snapshotIndex >= storage.firstIndex() - 1 && snapshotIndex <= storage.lastIndex(), 'the snapshot lies within the kept log');
     assert(commitIndex <= storage.lastIndex(), 'persisted commit index is within the persisted log');
+    // The state machine starts from the snapshot; entries after it are applied again from the log.
     this.commitIndex = asLogIndex(Math.max(commitIndex, snapshotIndex));
-    this.appliedIndex = asLogIndex(snapshotIndex);
+    this.appliedIndex = snapshotIndex;
   }
 
   firstIndex(): LogIndex {
-    return this.storage.firstIndex();
+    return this.unstableSnapshot === undefined ? this.storage.firstIndex() : asLogIndex(this.unstableSnapshot.index + 1);
   }
 
   lastIndex(): LogIndex {
     const unstableCount = this.unstableEntries.length;
-    return unstableCount > 0 ? asLogIndex(this.unstableOffset + unstableCount - 1) : this.storage.lastIndex();
+    if (unstableCount > 0) return asLogIndex(this.unstableOffset + unstableCount - 1);
+    return this.unstableSnapshot === undefined ? this.storage.lastIndex() : this.unstableSnapshot.index;
+  }
+
+  /** The snapshot a follower that needs compacted entries is sent. */
+  snapshotMetadata(): SnapshotMetadata {
+    return this.unstableSnapshot ?? this.storage.snapshotMetadata();
+  }
+
+  /** Follower side: replace the log with the leader's snapshot (Raft paper §7, Figure 13 step 7). */
+  restoreSnapshot(snapshot: SnapshotMetadata): void {
+    assert(snapshot.index > this.commitIndex, 'a snapshot is only restored when it is ahead of the commit index');
+    this.unstableSnapshot = snapshot;
+    this.unstableOffset = asLogIndex(snapshot.index + 1);
+    this.unstableEntries = [];
+    this.commitIndex = snapshot.index;
+    // Handing the snapshot to the driver is what brings the state machine to its index.
+    this.appliedIndex = snapshot.index;
+  }
+
+  pendingSnapshot(): SnapshotMetadata | undefined {
+    return this.unstableSnapshot;
+  }
+
+  /** The driver installed snapshot; the storage now starts at it. */
+  snapshotStable(snapshot: SnapshotMetadata): void {
+    if (this.unstableSnapshot?.index !== snapshot.index || this.unstableSnapshot.term !== snapshot.term) return; // a newer one replaced it
+    this.unstableSnapshot = undefined;
+    assert(this.storage.snapshotMetadata().index === snapshot.index, 'storage holds the snapshot the driver says it installed');
   }
 
   lastTerm(): Term {
@@ -44,6 +78,7 @@ export class RaftLog {
 
   /** Last index that is on disk and not shadowed by the unstable tail. */
   stableLastIndex(): LogIndex {
+    if (this.unstableSnapshot !== undefined) return this.unstableSnapshot.index;
     return asLogIndex(Math.min(this.storage.lastIndex(), this.unstableOffset - 1));
   }
 
@@ -52,6 +87,7 @@ export class RaftLog {
     if (index >= this.unstableOffset) {
       return this.unstableEntries[index - this.unstableOffset]?.term;
     }
+    if (this.unstableSnapshot !== undefined) return index === this.unstableSnapshot.index ? this.unstableSnapshot.term : undefined;
     return this.storage.term(index);
   }
 
@@ -148,7 +184,7 @@ export class RaftLog {
     if (index < this.unstableOffset || this.term(index) !== term) return;
     this.unstableEntries = this.unstableEntries.slice(index + 1 - this.unstableOffset);
     this.unstableOffset = asLogIndex(index + 1);
-    assert(this.storage.lastIndex() >= index, 'storage holds what the driver says it persisted');
+    assert(this.unstableSnapshot !== undefined || this.storage.lastIndex() >= index, 'storage holds what the driver says it persisted');
   }
 
   commitTo(index: LogIndex): boolean {

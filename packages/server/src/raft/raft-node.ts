@@ -11,22 +11,39 @@
 // the leader lease that protects a healthy leader from disruptive candidates (thesis §6.2, §9.6), log
 // replication with the consistency check and conflict-term backtracking (§5.3), commit of current-term
 // entries only with a no-op on election (§5.4.2), ReadIndex confirmed by a heartbeat quorum
-// (thesis §6.4), leadership transfer with TimeoutNow (thesis §3.10), and flow control (probe /
-// replicate with bounded in-flight appends).
+// (thesis §6.4), leadership transfer with TimeoutNow (thesis §3.10), flow control (probe /
+// replicate with bounded in-flight appends), membership changes one server at a time through the log
+// with non-voting learners (thesis §4), and InstallSnapshot for followers behind the compacted log
+// (paper §7).
 //
 // Key invariants (asserted; they stay on in production):
 //   - at most one vote per term, and it is persisted before any message of the same Ready is sent
 //   - a leader only ever appends to its own log, never truncates it
-//   - the commit index never decreases and only advances by counting replicas of a current-term entry
+//   - the commit index never decreases and only advances by counting voters' replicas of a
+//     current-term entry
+//   - a member uses the latest configuration in its log, committed or not; at most one configuration
+//     change is uncommitted, and a leader proposes one only after committing an entry of its term
 
 import { assert, assertNever } from '../assert.js';
 import { asLogIndex, asTerm, noNode, type LogIndex, type NodeId, type Term } from '../ids.js';
-import { hardStatesEqual, type HardState } from './log-entry.js';
+import {
+  applyConfigChange,
+  configChangeProblem,
+  configsEqual,
+  emptyConfig,
+  isVoter,
+  makeConfig,
+  votersOf,
+  type ClusterConfig,
+  type ConfigChange,
+} from './cluster-config.js';
+import { hardStatesEqual, type HardState, type LogEntry, type SnapshotMetadata } from './log-entry.js';
 import type {
   AppendEntries,
   AppendEntriesResponse,
   Heartbeat,
   HeartbeatResponse,
+  InstallSnapshot,
   Message,
   RequestVote,
   RequestVoteResponse,
@@ -66,7 +83,11 @@ export const defaultRaftLimits: RaftLimits = {
 
 export interface RaftNodeOptions {
   readonly nodeId: NodeId;
-  /** The voting members, this one included. */
+  /**
+   * The voting members to start with when storage holds no configuration yet (tests and the
+   * simulation bootstrap this way; raftlockd stamps the configuration into storage instead). Empty for
+   * a member that joins an existing cluster: it waits for a leader to add it.
+   */
   readonly voters: readonly NodeId[];
   readonly storage: RaftStorage;
   readonly random: Random;
@@ -79,11 +100,25 @@ export interface RaftNodeOptions {
   readonly checkQuorum: boolean;
 }
 
-export type RefusalReason = 'NotLeader' | 'LeadershipTransferInProgress' | 'TooManyPending';
+export type RefusalReason =
+  | 'NotLeader'
+  | 'LeadershipTransferInProgress'
+  | 'TooManyPending'
+  /** Another change is not committed yet, or this leader has not committed an entry of its term. */
+  | 'ConfigChangeInProgress'
+  | 'InvalidConfigChange'
+  | 'LearnerNotCaughtUp'
+  /** The voters of the new configuration that this leader hears from would not be a majority. */
+  | 'WouldLoseQuorum';
 
 export type ProposeResult =
   | { readonly accepted: true; readonly index: LogIndex; readonly term: Term }
-  | { readonly accepted: false; readonly reason: RefusalReason; readonly leaderId: NodeId };
+  | { readonly accepted: false; readonly reason: RefusalReason; readonly leaderId: NodeId; readonly detail?: string };
+
+/** A learner is caught up enough to be promoted when it trails the leader by at most this many entries. */
+export const learnerCatchUpMarginEntries = 1024;
+/** A snapshot not acknowledged within this many election timeouts is sent again. */
+const snapshotTimeoutElectionTimeouts = 10;
 
 export type ReadIndexResult = { readonly accepted: true } | { readonly accepted: false; readonly reason: RefusalReason; readonly leaderId: NodeId };
 
@@ -103,12 +138,22 @@ export interface RaftStatus {
   readonly appliedIndex: LogIndex;
   readonly lastIndex: LogIndex;
   readonly leadTransferee: NodeId;
-  readonly progress: ReadonlyMap<NodeId, { readonly matchIndex: LogIndex; readonly nextIndex: LogIndex; readonly state: string }>;
+  readonly firstIndex: LogIndex;
+  readonly config: ClusterConfig;
+  readonly progress: ReadonlyMap<
+    NodeId,
+    { readonly matchIndex: LogIndex; readonly nextIndex: LogIndex; readonly state: string; readonly recentlyHeard: boolean }
+  >;
+}
+
+interface ConfigEntry {
+  readonly index: LogIndex;
+  readonly term: Term;
+  readonly config: ClusterConfig;
 }
 
 export class RaftNode {
   readonly nodeId: NodeId;
-  private readonly voters: readonly NodeId[];
   private readonly random: Random;
   private readonly logger: Logger;
   private readonly timing: RaftTiming;
@@ -116,6 +161,15 @@ export class RaftNode {
   private readonly preVoteEnabled: boolean;
   private readonly checkQuorumEnabled: boolean;
   private readonly log: RaftLog;
+
+  // Membership (thesis §4.1): the configuration of the snapshot, then every config entry after it in
+  // the log, committed or not. The last one is in force.
+  private baseConfig: ClusterConfig;
+  private configEntries: ConfigEntry[] = [];
+  private config: ClusterConfig = emptyConfig;
+  private voters: readonly NodeId[] = [];
+  /** Every member but this one: who a leader replicates to. */
+  private replicaIds: readonly NodeId[] = [];
 
   // Persistent state (Figure 2); written out through Ready.hardState.
   private currentTerm: Term;
@@ -126,6 +180,8 @@ export class RaftNode {
   private leaderId: NodeId = noNode;
   private electionElapsedTicks = 0;
   private heartbeatElapsedTicks = 0;
+  /** Ticks as leader of this term, for how recently each follower was heard from. */
+  private leaderTicks = 0;
   private transferElapsedTicks = 0;
   private randomizedElectionTimeoutTicks = 0;
   private readonly votesReceived = new Map<NodeId, boolean>();
@@ -145,13 +201,11 @@ export class RaftNode {
   private readyInFlight: Ready | undefined;
 
   constructor(options: RaftNodeOptions) {
-    assert(options.voters.includes(options.nodeId), 'a node starts as one of the voters');
     assert(new Set(options.voters).size === options.voters.length, 'voter ids are unique');
     assert(options.timing.heartbeatIntervalTicks >= 1, 'heartbeat interval is at least one tick');
     assert(options.timing.electionTimeoutTicks > options.timing.heartbeatIntervalTicks, 'election timeout exceeds heartbeat interval');
     assert(options.limits.maxEntriesPerAppend >= 1, 'an append may carry at least one entry');
     this.nodeId = options.nodeId;
-    this.voters = [...options.voters];
     this.random = options.random;
     this.logger = options.logger;
     this.timing = options.timing;
@@ -164,8 +218,26 @@ export class RaftNode {
     this.currentTerm = hardState.term;
     this.votedFor = hardState.votedFor;
     this.lastHardState = hardState;
+    const snapshot = options.storage.snapshotMetadata();
+    this.baseConfig =
+      snapshot.config.members.length > 0 ? snapshot.config : makeConfig(options.voters.map((id) => ({ id, address: '', role: 'voter' as const })));
+    this.configEntries = this.readConfigEntries(options.storage, snapshot);
+    this.refreshConfig();
     this.lastSoftState = this.softState();
     this.becomeFollower(this.currentTerm, noNode);
+  }
+
+  /** Config entries in the log after the snapshot, read once at start (the log is bounded by compaction). */
+  private readConfigEntries(storage: RaftStorage, snapshot: SnapshotMetadata): ConfigEntry[] {
+    const found: ConfigEntry[] = [];
+    let next = asLogIndex(snapshot.index + 1);
+    const end = asLogIndex(storage.lastIndex() + 1);
+    while (next < end) {
+      const batch = storage.entries(next, end, this.limits.maxBytesPerApply);
+      for (const entry of batch) if (entry.kind === 'config') found.push({ index: entry.index, term: entry.term, config: entry.config });
+      next = asLogIndex(next + batch.length);
+    }
+    return found;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -204,6 +276,9 @@ export class RaftNode {
       case 'TimeoutNow':
         this.handleTimeoutNow(message);
         break;
+      case 'InstallSnapshot':
+        this.handleInstallSnapshot(message);
+        break;
       default:
         assertNever(message, 'unknown message type');
     }
@@ -222,6 +297,58 @@ export class RaftNode {
     this.broadcastAppend({ allowEmpty: false });
     this.checkInvariants();
     return { accepted: true, index, term: this.currentTerm };
+  }
+
+  /**
+   * Propose one membership change (thesis §4.1, §4.3). Refused while another is uncommitted, before
+   * this leader committed an entry of its own term (the single-server-change bug Ongaro described on
+   * raft-dev in 2015: an earlier leader's uncommitted change could otherwise combine with this one
+   * into two disjoint majorities), when the learner to promote is far behind, and when the voters of
+   * the new configuration this leader can hear from would not make a majority of it.
+   */
+  proposeConfigChange(change: ConfigChange): ProposeResult {
+    const refusal = this.refuseUnlessLeader();
+    if (refusal) return refusal;
+    const refuse = (reason: RefusalReason, detail: string): ProposeResult => ({ accepted: false, reason, leaderId: this.nodeId, detail });
+    if (this.leadTransferee !== noNode) return refuse('LeadershipTransferInProgress', 'leadership is being transferred');
+    if (!this.committedInCurrentTerm()) return refuse('ConfigChangeInProgress', 'this leader has not committed an entry of its term yet');
+    const latest = this.configEntries.at(-1);
+    if (latest !== undefined && latest.index > this.log.commitIndex) {
+      return refuse('ConfigChangeInProgress', `the configuration change at index ${latest.index} is not committed yet`);
+    }
+    const problem = configChangeProblem(this.config, change);
+    if (problem !== undefined) return refuse('InvalidConfigChange', problem);
+    if (change.type === 'promote') {
+      const behind = this.log.lastIndex() - this.progressOf(change.id).matchIndex;
+      if (behind > learnerCatchUpMarginEntries) return refuse('LearnerNotCaughtUp', `${change.id} is ${behind} entries behind the leader`);
+    }
+    const next = applyConfigChange(this.config, change);
+    const nextVoters = votersOf(next);
+    const heard = nextVoters.filter((id) => id === this.nodeId || this.recentlyHeard(id)).length;
+    if (heard < majoritySize(nextVoters.length)) {
+      return refuse('WouldLoseQuorum', `only ${heard} of the ${nextVoters.length} voters after this change are reachable; a majority is ${majoritySize(nextVoters.length)}`);
+    }
+    if (this.log.lastIndex() - this.log.commitIndex >= this.limits.maxUncommittedEntries) return refuse('TooManyPending', 'too many uncommitted entries');
+    const index = asLogIndex(this.log.lastIndex() + 1);
+    this.log.append([{ kind: 'config', index, term: this.currentTerm, config: next }]);
+    this.configEntries.push({ index, term: this.currentTerm, config: next });
+    this.logger.info({ term: this.currentTerm, index, change }, 'configuration change proposed');
+    this.refreshConfig();
+    this.broadcastAppend({ allowEmpty: false });
+    this.checkInvariants();
+    return { accepted: true, index, term: this.currentTerm };
+  }
+
+  /** The configuration in force here: the latest in the log, committed or not. */
+  configuration(): ClusterConfig {
+    return this.config;
+  }
+
+  /** The transport could not deliver a snapshot to `to`: probe it again instead of waiting for the timeout. */
+  reportSnapshotFailure(to: NodeId): void {
+    const peer = this.progress.get(to);
+    if (this.role !== 'leader' || peer?.state !== 'snapshot') return;
+    peer.becomeProbe();
   }
 
   /**
@@ -264,6 +391,7 @@ export class RaftNode {
   hasReady(): boolean {
     if (this.readyInFlight !== undefined) return false;
     return (
+      this.log.pendingSnapshot() !== undefined ||
       this.outbox.length > 0 ||
       this.readStates.length > 0 ||
       this.log.unstable().length > 0 ||
@@ -279,6 +407,7 @@ export class RaftNode {
     const hardState = this.hardState();
     const softState = this.softState();
     const ready: Ready = {
+      snapshot: this.log.pendingSnapshot(),
       hardState: hardStatesEqual(hardState, this.lastHardState) ? undefined : hardState,
       entriesToPersist: [...this.log.unstable()],
       messagesToSend: this.outbox,
@@ -297,6 +426,7 @@ export class RaftNode {
   advance(ready: Ready): void {
     assert(this.readyInFlight === ready, 'advance is given the Ready that ready() handed out');
     this.readyInFlight = undefined;
+    if (ready.snapshot) this.log.snapshotStable(ready.snapshot);
     if (ready.hardState) this.lastHardState = ready.hardState;
     const lastPersisted = ready.entriesToPersist.at(-1);
     if (lastPersisted) {
@@ -304,17 +434,20 @@ export class RaftNode {
       // The leader's own vote toward commit counts only entries on its own disk (thesis §10.2.1).
       if (this.role === 'leader') {
         this.progressOf(this.nodeId).acknowledge(this.log.stableLastIndex());
-        if (this.maybeCommit()) this.broadcastAppend({ allowEmpty: true });
+        if (this.maybeCommit()) this.afterCommit();
       }
     }
     const lastApplied = ready.entriesToApply.at(-1);
-    if (lastApplied) this.log.appliedTo(lastApplied.index);
+    // A snapshot restored meanwhile already moved the applied index past these entries.
+    if (lastApplied && lastApplied.index > this.log.appliedIndex) this.log.appliedTo(lastApplied.index);
     this.checkInvariants();
   }
 
   status(): RaftStatus {
-    const progress = new Map<NodeId, { matchIndex: LogIndex; nextIndex: LogIndex; state: string }>();
-    for (const [peerId, peer] of this.progress) progress.set(peerId, { matchIndex: peer.matchIndex, nextIndex: peer.nextIndex, state: peer.state });
+    const progress = new Map<NodeId, { matchIndex: LogIndex; nextIndex: LogIndex; state: string; recentlyHeard: boolean }>();
+    for (const [peerId, peer] of this.progress) {
+      progress.set(peerId, { matchIndex: peer.matchIndex, nextIndex: peer.nextIndex, state: peer.state, recentlyHeard: peerId === this.nodeId || this.recentlyHeard(peerId) });
+    }
     return {
       nodeId: this.nodeId,
       role: this.role,
@@ -325,6 +458,8 @@ export class RaftNode {
       appliedIndex: this.log.appliedIndex,
       lastIndex: this.log.lastIndex(),
       leadTransferee: this.leadTransferee,
+      firstIndex: this.log.firstIndex(),
+      config: this.config,
       progress,
     };
   }
@@ -371,11 +506,8 @@ export class RaftNode {
     this.role = 'leader';
     this.leaderId = this.nodeId;
     const nextIndex = asLogIndex(this.log.lastIndex() + 1);
-    for (const voter of this.voters) {
-      const peer = new Progress(nextIndex, this.limits.maxInflightAppends);
-      peer.recentActive = true; // give every follower a full election timeout to answer
-      this.progress.set(voter, peer);
-    }
+    this.progress.set(this.nodeId, new Progress(nextIndex, this.limits.maxInflightAppends));
+    this.trackReplicas();
     this.progressOf(this.nodeId).acknowledge(this.log.stableLastIndex());
     this.progressOf(this.nodeId).becomeReplicate();
     // §5.4.2 / §8: a leader commits entries of older terms only by committing one of its own.
@@ -396,6 +528,7 @@ export class RaftNode {
     this.randomizedElectionTimeoutTicks = this.timing.electionTimeoutTicks + this.random.nextInt(this.timing.electionTimeoutTicks);
     this.votesReceived.clear();
     this.progress.clear();
+    this.leaderTicks = 0;
     this.leadTransferee = noNode;
     this.transferElapsedTicks = 0;
     this.heartbeatRoundAcked.clear();
@@ -418,6 +551,13 @@ export class RaftNode {
   private tickLeader(): void {
     this.heartbeatElapsedTicks++;
     this.electionElapsedTicks++;
+    this.leaderTicks++;
+    for (const [peerId, peer] of this.progress) {
+      if (peer.state !== 'snapshot' || ++peer.snapshotElapsedTicks < snapshotTimeoutElectionTimeouts * this.timing.electionTimeoutTicks) continue;
+      // The snapshot (or its acknowledgement) was lost: probe again, which sends a fresh one.
+      this.logger.warn({ term: this.currentTerm, peer: peerId, snapshotIndex: peer.pendingSnapshotIndex }, 'snapshot not acknowledged in time; retrying');
+      peer.becomeProbe();
+    }
     if (this.leadTransferee !== noNode && ++this.transferElapsedTicks >= this.timing.electionTimeoutTicks) {
       this.logger.warn({ term: this.currentTerm, target: this.leadTransferee }, 'leadership transfer timed out');
       this.leadTransferee = noNode;
@@ -454,7 +594,9 @@ export class RaftNode {
    * `transfer` is an election on TimeoutNow that voters honour even inside a leader lease.
    */
   private campaign(kind: 'preVote' | 'election' | 'transfer'): void {
-    if (!this.voters.includes(this.nodeId)) return;
+    if (!this.voters.includes(this.nodeId)) return; // learners and removed members never campaign
+    // A snapshot not yet on disk cannot be served to followers; lead only once it is (etcd-io/raft).
+    if (this.log.pendingSnapshot() !== undefined) return;
     const preVote = kind === 'preVote';
     if (preVote) this.becomePreCandidate();
     else this.becomeCandidate();
@@ -550,12 +692,12 @@ export class RaftNode {
         if (message.preVote) return true; // PreVote never changes our term
       }
       if (message.type === 'RequestVoteResponse' && message.preVote && message.voteGranted) return true;
-      const fromLeader = message.type === 'AppendEntries' || message.type === 'Heartbeat';
+      const fromLeader = message.type === 'AppendEntries' || message.type === 'Heartbeat' || message.type === 'InstallSnapshot';
       this.becomeFollower(message.term, fromLeader ? message.from : noNode);
       return true;
     }
     if (message.term < this.currentTerm) {
-      if (message.type === 'AppendEntries' || message.type === 'Heartbeat') {
+      if (message.type === 'AppendEntries' || message.type === 'Heartbeat' || message.type === 'InstallSnapshot') {
         // Tell a stale leader our term so it steps down; without PreVote's term bump being avoided
         // this also unsticks a member that raised its term while partitioned.
         this.send({
@@ -603,9 +745,37 @@ export class RaftNode {
       return;
     }
     const lastNewIndex = this.log.appendFromLeader(message.prevLogIndex, message.entries);
+    this.trackConfigEntries(message.entries);
     // Commit no further than the entries this message proved to match the leader's log.
     this.log.commitTo(asLogIndex(Math.min(message.leaderCommit, lastNewIndex)));
     this.send({ ...reply, success: true, matchIndex: lastNewIndex, conflictTerm: undefined, conflictIndex: asLogIndex(0) });
+  }
+
+  /** Paper §7, Figure 13; the snapshot's bytes are already staged by the transport. */
+  private handleInstallSnapshot(message: InstallSnapshot): void {
+    assert(this.role !== 'leader', 'two leaders in one term');
+    this.acceptLeader(message.from);
+    const snapshot = message.snapshot;
+    const reply = { type: 'AppendEntriesResponse', from: this.nodeId, to: message.from, term: this.currentTerm, conflictTerm: undefined, conflictIndex: asLogIndex(0) } as const;
+    if (snapshot.index <= this.log.commitIndex) {
+      // Stale or duplicated: we already have everything it holds.
+      this.send({ ...reply, success: true, matchIndex: this.log.commitIndex });
+      return;
+    }
+    if (this.log.matchTerm(snapshot.index, snapshot.term)) {
+      // We hold the entry it ends at, so our log matches the leader's up to there (Log Matching):
+      // keep the entries after it and commit to it (Figure 13 step 6); the staged bytes are not needed.
+      this.log.commitTo(snapshot.index);
+      this.send({ ...reply, success: true, matchIndex: snapshot.index });
+      return;
+    }
+    this.logger.info({ term: this.currentTerm, index: snapshot.index, snapshotTerm: snapshot.term }, 'installing snapshot from leader');
+    this.log.restoreSnapshot(snapshot);
+    this.baseConfig = snapshot.config;
+    this.configEntries = [];
+    this.refreshConfig();
+    // Sent only after the Ready that carries the snapshot has made it durable.
+    this.send({ ...reply, success: true, matchIndex: snapshot.index });
   }
 
   private handleHeartbeat(message: Heartbeat): void {
@@ -623,22 +793,25 @@ export class RaftNode {
     if (this.role !== 'leader') return;
     const peer = this.progress.get(message.from);
     if (!peer) return;
-    peer.recentActive = true;
+    this.heard(peer);
     if (!message.success) {
       this.handleRejectedAppend(peer, message);
       return;
     }
     const advanced = peer.acknowledge(message.matchIndex);
     // A success reply in probe means the logs match up to matchIndex: start pipelining from there.
+    // In snapshot state only the reply to the snapshot (or to something later) ends the wait.
     if (peer.state === 'probe' && message.matchIndex >= peer.matchIndex) peer.becomeReplicate();
-    if (advanced && this.maybeCommit()) this.broadcastAppend({ allowEmpty: true });
+    if (peer.state === 'snapshot' && peer.matchIndex >= peer.pendingSnapshotIndex) peer.becomeReplicate();
+    if (advanced && this.maybeCommit()) this.afterCommit();
     else this.sendAppend(message.from, { allowEmpty: false });
     if (message.from === this.leadTransferee && peer.matchIndex === this.log.lastIndex()) this.sendTimeoutNow(message.from);
   }
 
   private handleRejectedAppend(peer: Progress, message: AppendEntriesResponse): void {
-    // A rejection of an index at or below what the follower already matched is a stale reply.
-    if (message.matchIndex <= peer.matchIndex) return;
+    // A rejection of an index at or below what the follower already matched is a stale reply; so is
+    // any rejection while a snapshot is outstanding (it answers an append sent before it).
+    if (message.matchIndex <= peer.matchIndex || peer.state === 'snapshot') return;
     if (peer.state === 'probe' && message.matchIndex !== peer.nextIndex - 1) return; // not our current probe
     let nextIndex = message.conflictIndex;
     if (message.conflictTerm !== undefined) {
@@ -655,7 +828,7 @@ export class RaftNode {
     if (this.role !== 'leader') return;
     const peer = this.progress.get(message.from);
     if (!peer) return;
-    peer.recentActive = true;
+    this.heard(peer);
     // A heartbeat reply unpauses a probe whose append was lost, and frees a pipeline slot so that an
     // append lost in replicate state is found out: the next append is rejected and we probe back.
     peer.probeSent = false;
@@ -675,8 +848,12 @@ export class RaftNode {
     if (!options.allowEmpty && peer.nextIndex > this.log.lastIndex()) return;
     const prevLogIndex = asLogIndex(peer.nextIndex - 1);
     const prevLogTerm = this.log.term(prevLogIndex);
-    // Without snapshots the whole log is present; compaction (a later issue) adds InstallSnapshot here.
-    assert(prevLogTerm !== undefined, 'the entry before nextIndex is in the leader log');
+    if (prevLogTerm === undefined) {
+      // The entries this follower needs were compacted away: it gets the snapshot instead (paper §7).
+      assert(prevLogIndex < this.log.firstIndex(), 'only a compacted entry has no term in the leader log');
+      this.sendSnapshot(to, peer);
+      return;
+    }
     const high = asLogIndex(Math.min(this.log.lastIndex() + 1, peer.nextIndex + this.limits.maxEntriesPerAppend));
     const entries = this.log.slice(peer.nextIndex, high, this.limits.maxBytesPerAppend);
     const lastIndex = asLogIndex(prevLogIndex + entries.length);
@@ -697,18 +874,40 @@ export class RaftNode {
     }
   }
 
+  private sendSnapshot(to: NodeId, peer: Progress): void {
+    const snapshot = this.log.snapshotMetadata();
+    assert(snapshot.index >= peer.nextIndex - 1, 'the snapshot covers the entries the follower is missing');
+    this.logger.info({ term: this.currentTerm, peer: to, index: snapshot.index }, 'sending snapshot');
+    this.send({ type: 'InstallSnapshot', from: this.nodeId, to, term: this.currentTerm, snapshot });
+    peer.becomeSnapshot(snapshot.index);
+  }
+
+  /** Learners are replicated to like voters; they just do not count toward any majority. */
   private broadcastAppend(options: { readonly allowEmpty: boolean }): void {
-    for (const voter of this.voters) if (voter !== this.nodeId) this.sendAppend(voter, options);
+    for (const id of this.replicaIds) this.sendAppend(id, options);
   }
 
   private broadcastHeartbeat(): number {
     const round = ++this.heartbeatRound;
-    for (const voter of this.voters) {
-      if (voter === this.nodeId) continue;
-      const leaderCommit = asLogIndex(Math.min(this.progressOf(voter).matchIndex, this.log.commitIndex));
-      this.send({ type: 'Heartbeat', from: this.nodeId, to: voter, term: this.currentTerm, leaderCommit, round });
+    for (const id of this.replicaIds) {
+      const leaderCommit = asLogIndex(Math.min(this.progressOf(id).matchIndex, this.log.commitIndex));
+      this.send({ type: 'Heartbeat', from: this.nodeId, to: id, term: this.currentTerm, leaderCommit, round });
     }
     return round;
+  }
+
+  /** A new commit index: tell the followers, and leave if this leader was removed by what committed. */
+  private afterCommit(): void {
+    this.broadcastAppend({ allowEmpty: true });
+    const latest = this.configEntries.at(-1);
+    if (isVoter(this.config, this.nodeId) || latest === undefined || latest.index > this.log.commitIndex) return;
+    // Thesis §4.2.2: a leader removed from the configuration steps down once the change commits. It
+    // hands over to the most up-to-date voter first so the cluster does not wait out an election timeout.
+    let successor: NodeId | undefined;
+    for (const id of this.voters) if (this.progressOf(id).matchIndex === this.log.lastIndex()) successor ??= id;
+    this.logger.info({ term: this.currentTerm, successor }, 'removed from the configuration; stepping down');
+    if (successor !== undefined) this.sendTimeoutNow(successor);
+    this.becomeFollower(this.currentTerm, noNode);
   }
 
   /** Advance the commit index to what a majority has matched, if that entry is from our term. */
@@ -738,7 +937,8 @@ export class RaftNode {
   /** Reads started together share one heartbeat round (the driver batches client reads the same way). */
   private startReads(requestContexts: readonly string[]): void {
     assert(this.committedInCurrentTerm(), 'a read index is taken only once the leader committed in its term');
-    const round = this.voters.length === 1 ? this.heartbeatRound : this.broadcastHeartbeat();
+    const aloneInCluster = this.voters.length === 1 && this.voters[0] === this.nodeId && this.replicaIds.length === 0;
+    const round = aloneInCluster ? this.heartbeatRound : this.broadcastHeartbeat();
     for (const requestContext of requestContexts) this.pendingReads.push({ requestContext, index: this.log.commitIndex, round });
     this.releaseConfirmedReads();
   }
@@ -748,8 +948,8 @@ export class RaftNode {
     while (this.pendingReads.length > 0) {
       const read = this.pendingReads[0];
       assert(read !== undefined, 'non-empty queue has a head');
-      let confirmations = 1; // ourselves
-      for (const [, round] of this.heartbeatRoundAcked) if (round >= read.round) confirmations++;
+      let confirmations = isVoter(this.config, this.nodeId) ? 1 : 0; // ourselves
+      for (const [id, round] of this.heartbeatRoundAcked) if (round >= read.round && isVoter(this.config, id)) confirmations++;
       if (confirmations < needed) return;
       this.pendingReads.shift();
       this.readStates.push({ requestContext: read.requestContext, index: read.index });
@@ -765,8 +965,77 @@ export class RaftNode {
 
   private progressOf(id: NodeId): Progress {
     const peer = this.progress.get(id);
-    assert(peer !== undefined, 'the leader tracks progress for every voter');
+    assert(peer !== undefined, 'the leader tracks progress for every member');
     return peer;
+  }
+
+  private heard(peer: Progress): void {
+    peer.recentActive = true;
+    peer.lastHeardAtTick = this.leaderTicks;
+  }
+
+  /** Heard from within the last election timeout (a member just added gets the benefit of the doubt). */
+  private recentlyHeard(id: NodeId): boolean {
+    const peer = this.progress.get(id);
+    return peer !== undefined && this.leaderTicks - peer.lastHeardAtTick <= this.timing.electionTimeoutTicks;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Membership
+
+  /** Follower side: config entries just accepted from the leader take effect now; truncated ones are undone. */
+  private trackConfigEntries(entries: readonly LogEntry[]): void {
+    const before = this.configEntries.length;
+    // Entries replaced by a truncation no longer hold their term at their index. Committed ones are
+    // never truncated (and may be compacted away, so their term is no longer known): they stay.
+    this.configEntries = this.configEntries.filter((entry) => entry.index <= this.log.commitIndex || this.log.term(entry.index) === entry.term);
+    let changed = this.configEntries.length !== before;
+    for (const entry of entries) {
+      if (entry.kind !== 'config' || this.configEntries.some((known) => known.index === entry.index)) continue;
+      if (this.log.term(entry.index) !== entry.term) continue;
+      this.configEntries.push({ index: entry.index, term: entry.term, config: entry.config });
+      changed = true;
+    }
+    if (changed) {
+      this.configEntries.sort((left, right) => left.index - right.index);
+      this.refreshConfig();
+    }
+  }
+
+  private refreshConfig(): void {
+    // Only the latest committed entry and the uncommitted ones can still matter.
+    const lastCommitted = this.configEntries.findLastIndex((entry) => entry.index <= this.log.commitIndex);
+    if (lastCommitted > 0) {
+      const latestCommitted = this.configEntries[lastCommitted];
+      assert(latestCommitted !== undefined, 'index found in the list');
+      this.baseConfig = latestCommitted.config;
+      this.configEntries = this.configEntries.slice(lastCommitted);
+    }
+    const next = this.configEntries.at(-1)?.config ?? this.baseConfig;
+    if (configsEqual(next, this.config) && this.voters.length > 0) return;
+    const changed = !configsEqual(next, this.config);
+    this.config = next;
+    this.voters = votersOf(next);
+    this.replicaIds = next.members.map((member) => member.id).filter((id) => id !== this.nodeId);
+    if (changed) this.logger.info({ term: this.currentTerm, members: next.members }, 'configuration in force');
+    if (this.role === 'leader') this.trackReplicas();
+  }
+
+  /** Leader: a Progress for every member of the configuration (and itself), none for anyone else. */
+  private trackReplicas(): void {
+    const nextIndex = asLogIndex(this.log.lastIndex() + 1);
+    for (const id of this.replicaIds) {
+      if (this.progress.has(id)) continue;
+      const peer = new Progress(nextIndex, this.limits.maxInflightAppends);
+      peer.recentActive = true; // give every follower a full election timeout to answer
+      peer.lastHeardAtTick = this.leaderTicks;
+      this.progress.set(id, peer);
+    }
+    for (const id of [...this.progress.keys()]) {
+      if (id === this.nodeId || this.replicaIds.includes(id)) continue;
+      this.progress.delete(id);
+      this.heartbeatRoundAcked.delete(id);
+    }
   }
 
   private sendTimeoutNow(target: NodeId): void {

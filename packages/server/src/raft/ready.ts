@@ -1,12 +1,13 @@
 // Ready: the batch of work the core hands its driver. The driver must handle it in this order
 // (etcd-io/raft node.go, thesis §3.8), then call advance(ready):
-//   1. persist hardState and entriesToPersist (fsync) — a vote or an acknowledgement sent before its
+//   1. persist snapshot (if any: it replaces the log and the state machine), then hardState and
+//      entriesToPersist (fsync) — a vote or an acknowledgement sent before its
 //      state is durable lets a restarted member vote twice or forget an entry it acknowledged;
 //   2. send messagesToSend;
 //   3. apply entriesToApply in order, and serve readStates once applied ≥ their index.
 
 import type { LogIndex, NodeId, Term } from '../ids.js';
-import type { HardState, LogEntry } from './log-entry.js';
+import type { HardState, LogEntry, SnapshotMetadata } from './log-entry.js';
 import type { Message } from './messages.js';
 
 export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
@@ -25,6 +26,12 @@ export interface ReadState {
 }
 
 export interface Ready {
+  /**
+   * A snapshot received from the leader to install: make it durable (its staged bytes become this
+   * member's snapshot, the log before it is dropped) and restore the state machine from it before
+   * applying entriesToApply.
+   */
+  readonly snapshot: SnapshotMetadata | undefined;
   /** Present when it changed since the last Ready; persist before sending anything. */
   readonly hardState: HardState | undefined;
   readonly entriesToPersist: readonly LogEntry[];

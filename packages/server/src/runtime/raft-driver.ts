@@ -10,15 +10,30 @@
 //
 // It also keeps the leader's session leases: keepalives are confirmed by a heartbeat quorum
 // (ReadIndex) and never go through the log; expiry is proposed as a command once a TTL lapses.
+//
+// Membership: the configuration in force (the core's, from the log) decides the transport's address
+// book and leader redirects; addMember/removeMember walk an operator's change through the core one
+// server at a time. Snapshots: every snapshotEveryEntries applied entries (or bytes) the state
+// machine is serialized and the log compacted behind it, keeping a trailing window; a snapshot from
+// the leader (Ready.snapshot) replaces storage and the state machine before anything later applies.
 
-import { NotLeaderError, RateLimitedError, SessionExpiredError, UnavailableError, type ServiceError } from '@raftlock/protocol';
+import {
+  InvalidArgumentError,
+  NotLeaderError,
+  RateLimitedError,
+  SessionExpiredError,
+  TimeoutError,
+  UnavailableError,
+  type ServiceError,
+} from '@raftlock/protocol';
 import { assert } from '../assert.js';
 import { asLogIndex, type LogIndex, type NodeId } from '../ids.js';
 import type { LockCommand } from '../lock/lock-commands.js';
 import type { LockStateMachine} from '../lock/lock-state-machine.js';
 import { type ApplyOutcome, type CommandResult } from '../lock/lock-state-machine.js';
-import type { HardState, LogEntry } from '../raft/log-entry.js';
-import type { Message } from '../raft/messages.js';
+import { configsEqual, type ClusterConfig, type ConfigChange } from '../raft/cluster-config.js';
+import { entrySizeBytes, type HardState, type LogEntry, type SnapshotMetadata } from '../raft/log-entry.js';
+import type { InstallSnapshot, Message } from '../raft/messages.js';
 import type { Logger, RaftStorage, Random } from '../raft/ports.js';
 import { RaftNode, type RaftLimits, type RaftStatus, type RefusalReason } from '../raft/raft-node.js';
 import type { ReadState, SoftState } from '../raft/ready.js';
@@ -32,6 +47,25 @@ import type { Clock } from './system-clock.js';
 export interface DurableLog extends RaftStorage {
   /** Resolves once hard state and entries are on disk (fsync). */
   persist(hardState: HardState | undefined, entries: readonly LogEntry[]): Promise<void>;
+  /** This member's own snapshot at metadata.index; entries before keepFrom are deleted. Durable on resolve. */
+  compact(metadata: SnapshotMetadata, data: Uint8Array, keepFrom: LogIndex): Promise<void>;
+  /** A leader's snapshot replaces the log (Ready.snapshot). Durable on resolve. */
+  installSnapshot(metadata: SnapshotMetadata, data: Uint8Array): Promise<void>;
+}
+
+/** How the state machine becomes snapshot bytes and back. */
+export interface StateMachineCodec {
+  encode(stateMachine: LockStateMachine): Uint8Array;
+  decode(data: Uint8Array): LockStateMachine;
+}
+
+export interface SnapshotPolicy {
+  /** Snapshot once this many entries were applied since the last one (0: never). */
+  readonly everyEntries: number;
+  /** ...or once this many bytes of entries were (0: never). */
+  readonly everyBytes: number;
+  /** Entries kept before the snapshot index for followers that are only a little behind. */
+  readonly trailingEntries: number;
 }
 
 export interface DriverTiming {
@@ -42,11 +76,15 @@ export interface DriverTiming {
 
 export interface RaftDriverOptions {
   readonly nodeId: NodeId;
+  /** Bootstrap voters when storage holds no configuration (tests); raftlockd stamps it in storage. */
   readonly voters: readonly NodeId[];
-  /** Client-facing address of every member (leader redirects). */
+  /** Addresses of members whose configuration carries none (tests bootstrapped by voters). */
   readonly addresses: ReadonlyMap<NodeId, string>;
   readonly storage: DurableLog;
+  /** The state machine as of the storage's snapshot (restored by the caller). */
   readonly stateMachine: LockStateMachine;
+  readonly codec: StateMachineCodec;
+  readonly snapshotPolicy: SnapshotPolicy;
   readonly clock: Clock;
   readonly random: Random;
   readonly logger: Logger;
@@ -75,9 +113,18 @@ const expirySweepIntervalMs = 50;
 const maxCatchUpTicks = 10;
 const maxExpiriesPerSweep = 1000;
 
+interface PendingConfigChange {
+  readonly term: number;
+  readonly resolve: () => void;
+  readonly reject: (error: ServiceError) => void;
+}
+
+/** How long addMember waits between promotion attempts while the learner catches up. */
+const promotionRetryMs = 50;
+
 export class RaftDriver {
   readonly node: RaftNode;
-  readonly stateMachine: LockStateMachine;
+  stateMachine: LockStateMachine;
   private transport: PeerTransport | undefined;
   private readonly options: RaftDriverOptions;
   private readonly leases = new SessionLeases();
@@ -94,6 +141,19 @@ export class RaftDriver {
   private stopped = false;
   private softState: SoftState;
   private appliedIndex: LogIndex;
+  private readonly pendingConfigChanges = new Map<number, PendingConfigChange>();
+  private readonly snapshotListeners = new Set<(index: LogIndex) => void>();
+  private readonly configListeners = new Set<(config: ClusterConfig) => void>();
+  /** The configuration the transport's address book was last built from. */
+  private publishedConfig: ClusterConfig | undefined;
+  /** The configuration as of the applied index (what a snapshot taken now records). */
+  private appliedConfig: ClusterConfig;
+  private appliedConfigIndex: number;
+  private entriesSinceSnapshot = 0;
+  private bytesSinceSnapshot = 0;
+  private compaction: Promise<void> | undefined;
+  /** Snapshot bytes the transport staged for the InstallSnapshot being stepped. */
+  private stagedSnapshot: { readonly index: number; readonly term: number; readonly data: Uint8Array } | undefined;
 
   constructor(options: RaftDriverOptions) {
     assert(options.timing.tickIntervalMs > 0, 'tick interval is positive');
@@ -114,6 +174,10 @@ export class RaftDriver {
     });
     this.softState = this.node.softState();
     this.appliedIndex = asLogIndex(this.stateMachine.lastAppliedIndex());
+    const snapshot = options.storage.snapshotMetadata();
+    assert(this.appliedIndex === snapshot.index, 'the state machine starts at the snapshot');
+    this.appliedConfig = snapshot.config.members.length > 0 ? snapshot.config : this.node.configuration();
+    this.appliedConfigIndex = snapshot.index;
   }
 
   /** The transport is built after the driver (its inbound handler is driver.step). */
@@ -123,6 +187,7 @@ export class RaftDriver {
 
   start(): void {
     assert(this.transport !== undefined, 'a transport is attached before start');
+    this.publishConfig();
     // Logical time follows the monotonic clock, not the number of timer callbacks: under load
     // setInterval fires late, and counting callbacks would stretch every election timeout and
     // heartbeat beyond what was configured. Catch-up is bounded, so a long pause of this process
@@ -156,6 +221,32 @@ export class RaftDriver {
     if (this.stopped) return;
     this.node.step(message);
     this.scheduleReady();
+  }
+
+  /** An InstallSnapshot whose bytes the transport has received in full. */
+  stepSnapshot(message: InstallSnapshot, data: Uint8Array): void {
+    if (this.stopped) return;
+    this.stagedSnapshot = { index: message.snapshot.index, term: message.snapshot.term, data };
+    this.step(message);
+  }
+
+  /** The transport could not stream a snapshot to peerId: let the core retry at once. */
+  snapshotSendFailed(peerId: NodeId): void {
+    if (this.stopped) return;
+    this.node.reportSnapshotFailure(peerId);
+    this.scheduleReady();
+  }
+
+  /** Called after the state machine was replaced by a snapshot (watches must start over). */
+  onSnapshotRestored(listener: (index: LogIndex) => void): () => void {
+    this.snapshotListeners.add(listener);
+    return () => this.snapshotListeners.delete(listener);
+  }
+
+  /** Called whenever the configuration in force changes (the address book follows it). */
+  onConfigChange(listener: (config: ClusterConfig) => void): () => void {
+    this.configListeners.add(listener);
+    return () => this.configListeners.delete(listener);
   }
 
   onApply(listener: ApplyListener): () => void {
@@ -235,6 +326,96 @@ export class RaftDriver {
     return this.softState.role !== 'leader';
   }
 
+  /**
+   * Add a member the way the thesis (§4.2.1) recommends: as a non-voting learner first, promoted to
+   * voter once it has caught up, so a new, empty member never stalls commits. Idempotent: a retry
+   * after a lost reply finds the learner (or voter) already there and carries on.
+   */
+  async addMember(id: string, address: string, timeoutMs: number): Promise<void> {
+    const deadline = this.options.clock.monotonicMs() + timeoutMs;
+    const nodeId = asNodeId(id);
+    let member = this.configuration().members.find((known) => known.id === nodeId);
+    if (member !== undefined && member.address !== address) {
+      throw new InvalidArgumentError(`${id} is already a member with address ${member.address}; remove it first`);
+    }
+    if (member === undefined) {
+      await this.changeConfiguration({ type: 'addLearner', id: nodeId, address }, deadline);
+      member = this.configuration().members.find((known) => known.id === nodeId);
+    }
+    if (member?.role === 'voter') return;
+    await this.changeConfiguration({ type: 'promote', id: nodeId }, deadline);
+  }
+
+  /** Remove any member, the leader included (it hands over and steps down once the change commits). */
+  async removeMember(id: string, timeoutMs: number): Promise<void> {
+    const deadline = this.options.clock.monotonicMs() + timeoutMs;
+    const nodeId = asNodeId(id);
+    if (!this.configuration().members.some((known) => known.id === nodeId)) {
+      if (this.softState.role !== 'leader') throw this.notLeaderError();
+      return; // already gone (a retry after the change committed)
+    }
+    await this.changeConfiguration({ type: 'remove', id: nodeId }, deadline);
+  }
+
+  /** Propose one change, retrying what is only a matter of time, and resolve once it is applied here. */
+  private async changeConfiguration(change: ConfigChange, deadlineMs: number): Promise<void> {
+    for (;;) {
+      if (this.stopped) throw new UnavailableError('this member is shutting down');
+      const result = this.node.proposeConfigChange(change);
+      if (result.accepted) {
+        this.scheduleReady();
+        await new Promise<void>((resolve, reject) => this.pendingConfigChanges.set(result.index, { term: result.term, resolve, reject }));
+        return;
+      }
+      switch (result.reason) {
+        case 'NotLeader':
+          throw this.notLeaderError();
+        case 'InvalidConfigChange':
+        case 'WouldLoseQuorum':
+          throw new InvalidArgumentError(`${change.type === 'addLearner' ? 'add' : change.type} ${change.id}: ${result.detail ?? result.reason}`);
+        case 'LeadershipTransferInProgress':
+        case 'ConfigChangeInProgress':
+        case 'LearnerNotCaughtUp':
+        case 'TooManyPending':
+          break;
+      }
+      if (this.options.clock.monotonicMs() + promotionRetryMs > deadlineMs) {
+        throw new TimeoutError(`${change.type === 'addLearner' ? 'add' : change.type} ${change.id} did not complete in time: ${result.detail ?? result.reason}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, promotionRetryMs));
+    }
+  }
+
+  configuration(): ClusterConfig {
+    return this.node.configuration();
+  }
+
+  configurationIndex(): number {
+    return this.appliedConfigIndex;
+  }
+
+  /**
+   * One chunk of a consistent backup. Chunk 0 without an index takes a fresh snapshot of everything
+   * committed when the call was made (ReadIndex first); later chunks name the index chunk 0 returned.
+   */
+  async backupSnapshotChunk(
+    chunk: number,
+    index: number | undefined,
+  ): Promise<{ index: number; term: number; chunk: number; chunkCount: number; totalBytes: number; data: Uint8Array }> {
+    const storage = this.options.storage as DurableLog & Partial<{ readSnapshotChunk(chunk: number): { metadata: SnapshotMetadata; totalBytes: number; chunkCount: number; data: Uint8Array } }>;
+    if (storage.readSnapshotChunk === undefined) throw new UnavailableError('this member cannot read snapshots');
+    if (index === undefined) {
+      if (chunk !== 0) throw new InvalidArgumentError('chunks after the first name the snapshot index the first one returned');
+      const readIndex = await this.linearizableRead();
+      if (this.options.storage.snapshotMetadata().index < readIndex) await this.snapshotNow();
+    }
+    const snapshot = this.options.storage.snapshotMetadata();
+    if (index !== undefined && snapshot.index !== index) throw new UnavailableError('the snapshot changed; start again from chunk 0');
+    const piece = storage.readSnapshotChunk(Math.min(chunk, Math.max(0, this.options.storage.snapshotMetadata().index === 0 ? 0 : chunk)));
+    if (chunk >= Math.max(1, piece.chunkCount)) throw new InvalidArgumentError(`chunk ${chunk} is beyond the snapshot's ${piece.chunkCount} chunks`);
+    return { index: piece.metadata.index, term: piece.metadata.term, chunk, chunkCount: piece.chunkCount, totalBytes: piece.totalBytes, data: piece.data };
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Observation
 
@@ -252,15 +433,17 @@ export class RaftDriver {
 
   leaderAddress(): string | undefined {
     const leaderId = this.softState.leaderId;
-    return leaderId === '' ? undefined : this.options.addresses.get(leaderId);
+    return leaderId === '' ? undefined : this.addressOf(leaderId);
   }
 
   addressOf(nodeId: NodeId): string | undefined {
-    return this.options.addresses.get(nodeId);
+    const member = this.node.configuration().members.find((known) => known.id === nodeId);
+    return member !== undefined && member.address !== '' ? member.address : this.options.addresses.get(nodeId);
   }
 
+  /** Every member of the configuration in force, voters and learners. */
   voters(): readonly NodeId[] {
-    return this.options.voters;
+    return this.node.configuration().members.map((member) => member.id);
   }
 
   notLeaderError(): ServiceError {
@@ -284,9 +467,11 @@ export class RaftDriver {
     try {
       while (!this.stopped && this.node.hasReady()) {
         const ready = this.node.ready();
+        if (ready.snapshot !== undefined) await this.installSnapshot(ready.snapshot);
         // Durable before anything of this Ready leaves (storage reports fsync latency itself).
         if (ready.hardState !== undefined || ready.entriesToPersist.length > 0) await this.options.storage.persist(ready.hardState, ready.entriesToPersist);
         if (this.stopped) return;
+        this.publishConfig();
         if (ready.messagesToSend.length > 0) this.transport?.send(ready.messagesToSend);
         this.applyEntries(ready.entriesToApply);
         this.recordReadStates(ready.readStates);
@@ -294,6 +479,7 @@ export class RaftDriver {
         this.node.advance(ready);
         this.serveAppliedReads();
         this.updateGauges();
+        this.maybeSnapshot();
       }
     } finally {
       this.readyLoopRunning = false;
@@ -301,10 +487,86 @@ export class RaftDriver {
     if (!this.stopped && this.node.hasReady()) this.scheduleReady();
   }
 
+  /** Ready.snapshot: the staged bytes become storage's snapshot and the state machine. */
+  private async installSnapshot(metadata: SnapshotMetadata): Promise<void> {
+    const staged = this.stagedSnapshot;
+    assert(staged !== undefined && staged.index === metadata.index && staged.term === metadata.term, 'the snapshot to install was staged by the transport');
+    this.stagedSnapshot = undefined;
+    // Decode before touching storage: bytes that do not decode must not replace a working member.
+    const stateMachine = this.options.codec.decode(staged.data);
+    assert(stateMachine.lastAppliedIndex() === metadata.index, 'a snapshot holds the state at its own index');
+    await this.compaction?.catch(() => undefined);
+    await this.options.storage.installSnapshot(metadata, staged.data);
+    this.stateMachine = stateMachine;
+    this.appliedIndex = metadata.index;
+    this.appliedConfig = metadata.config;
+    this.appliedConfigIndex = metadata.index;
+    this.entriesSinceSnapshot = 0;
+    this.bytesSinceSnapshot = 0;
+    // Waits and proposals of this member refer to entries the snapshot replaced: only a leader has
+    // them, and a member installing a snapshot is a follower, so they were failed on step-down.
+    if (this.softState.role === 'leader') this.leases.startAll(this.stateMachine.sessionTtls(), this.options.clock.monotonicMs());
+    this.options.logger.info({ index: metadata.index, term: metadata.term, bytes: staged.data.byteLength }, 'installed snapshot from leader');
+    for (const listener of this.snapshotListeners) listener(metadata.index);
+  }
+
+  /** Take a snapshot and compact the log once enough was applied since the last one. */
+  private maybeSnapshot(): void {
+    const policy = this.options.snapshotPolicy;
+    const due = (policy.everyEntries > 0 && this.entriesSinceSnapshot >= policy.everyEntries) || (policy.everyBytes > 0 && this.bytesSinceSnapshot >= policy.everyBytes);
+    if (due && this.compaction === undefined) void this.snapshotNow().catch((error: unknown) => this.options.onFatal(error));
+  }
+
+  /** Snapshot the state machine at the applied index now; resolves once durable. */
+  private snapshotNow(): Promise<void> {
+    if (this.compaction !== undefined) return this.compaction.then(() => this.snapshotNow());
+    const index = this.appliedIndex;
+    const storage = this.options.storage;
+    if (index <= storage.snapshotMetadata().index) return Promise.resolve();
+    const term = storage.term(index);
+    assert(term !== undefined, 'the applied index is in the log');
+    const startedMs = this.options.clock.monotonicMs();
+    const data = this.options.codec.encode(this.stateMachine);
+    const metadata: SnapshotMetadata = { index, term, config: this.appliedConfig };
+    const keepFrom = asLogIndex(Math.max(1, index - this.options.snapshotPolicy.trailingEntries + 1));
+    this.entriesSinceSnapshot = 0;
+    this.bytesSinceSnapshot = 0;
+    const compaction = storage.compact(metadata, data, keepFrom).then(() => {
+      this.options.logger.info({ index, bytes: data.byteLength, ms: Math.round(this.options.clock.monotonicMs() - startedMs) }, 'snapshot taken; log compacted');
+    });
+    this.compaction = compaction.finally(() => {
+      if (this.compaction === tracked) this.compaction = undefined;
+    });
+    const tracked = this.compaction;
+    return compaction;
+  }
+
+  /** Tell the transport (and listeners) about a new configuration in force. */
+  private publishConfig(): void {
+    const config = this.node.configuration();
+    if (this.publishedConfig !== undefined && configsEqual(config, this.publishedConfig)) return;
+    this.publishedConfig = config;
+    const peers = new Map<NodeId, string>();
+    for (const member of config.members) {
+      const address = member.address !== '' ? member.address : this.options.addresses.get(member.id);
+      if (member.id !== this.options.nodeId && address !== undefined) peers.set(member.id, address);
+    }
+    // A member missing from its own configuration is joining (or was removed): it keeps answering
+    // whoever dials it, which is how the leader that adds it reaches it first.
+    if (peers.size > 0 || config.members.some((member) => member.id === this.options.nodeId)) this.transport?.setPeers(peers);
+    for (const listener of this.configListeners) listener(config);
+  }
+
   private applyEntries(entries: readonly LogEntry[]): void {
     if (entries.length === 0) return;
     const startedMs = this.options.clock.monotonicMs();
     for (const entry of entries) {
+      this.entriesSinceSnapshot += 1;
+      this.bytesSinceSnapshot += entrySizeBytes(entry);
+      if (entry.kind === 'config') {
+        this.applyConfigEntry(entry.index, entry.term, entry.config);
+        continue;
+      }
       const command: LockCommand = entry.kind === 'command' ? decodeCommand(entry.data) : { type: 'Noop' };
       const outcome = this.stateMachine.apply(entry.index, command);
       this.appliedIndex = entry.index;
@@ -325,6 +587,20 @@ export class RaftDriver {
       }
     }
     this.options.metrics.applySeconds.observe((this.options.clock.monotonicMs() - startedMs) / 1000);
+  }
+
+  /** A configuration entry is committed: it only moves the state machine's applied index. */
+  private applyConfigEntry(index: LogIndex, term: number, config: ClusterConfig): void {
+    this.stateMachine.apply(index, { type: 'Noop' });
+    this.appliedIndex = index;
+    this.appliedConfig = config;
+    this.appliedConfigIndex = index;
+    this.options.logger.info({ index, members: config.members }, 'configuration committed');
+    const pending = this.pendingConfigChanges.get(index);
+    if (pending === undefined) return;
+    this.pendingConfigChanges.delete(index);
+    if (pending.term === term) pending.resolve();
+    else pending.reject(this.notLeaderError());
   }
 
   private trackLeases(index: LogIndex, command: LockCommand, outcome: ApplyOutcome): void {
@@ -368,6 +644,8 @@ export class RaftDriver {
   private failPending(error: ServiceError): void {
     for (const pending of this.pendingProposals.values()) pending.reject(error);
     this.pendingProposals.clear();
+    for (const pending of this.pendingConfigChanges.values()) pending.reject(error);
+    this.pendingConfigChanges.clear();
     for (const batch of this.readBatches.values()) for (const waiter of batch.waiters) waiter.reject(error);
     this.readBatches.clear();
     for (const waiter of this.queuedReads) waiter.reject(error);
@@ -431,6 +709,11 @@ export class RaftDriver {
         return new UnavailableError('leadership is being transferred; retry shortly');
       case 'TooManyPending':
         return new RateLimitedError('too many uncommitted proposals; retry shortly');
+      case 'ConfigChangeInProgress':
+      case 'InvalidConfigChange':
+      case 'LearnerNotCaughtUp':
+      case 'WouldLoseQuorum':
+        return new UnavailableError(`refused: ${reason}`);
     }
   }
 

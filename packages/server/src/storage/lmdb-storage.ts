@@ -1,5 +1,5 @@
-// LmdbStorage: the durable RaftStorage. It owns a member's log, hard state and snapshot boundary
-// in one LMDB environment under --data-dir, and is the only writer of that environment.
+// LmdbStorage: the durable RaftStorage. It owns a member's log, hard state and snapshot in one LMDB
+// environment under --data-dir, and is the only writer of that environment.
 //
 // Reads are synchronous and come from an in-memory view: the term of every index (so term() is
 // O(1)), the hard state, and the entries handed to persist() that are not yet durable ("unflushed").
@@ -17,7 +17,10 @@
 //   - every index in [firstIndex, lastIndex] is either unflushed or on disk with the term the view
 //     holds (checked on every read: the pair of the checks made before the write);
 //   - after a failed write the storage is failed: its view is ahead of its disk, so every later
-//     persist() rejects and the member must stop (Raft then fails over; restarting re-reads the disk).
+//     persist() rejects and the member must stop (Raft then fails over; restarting re-reads the disk);
+//   - a snapshot, its metadata, and the log compaction that goes with it are one transaction: a crash
+//     leaves the old snapshot and log or the new ones, never a mix; the log start never passes the
+//     snapshot index, and only committed, applied entries are ever compacted.
 
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,11 +28,24 @@ import { performance } from 'node:perf_hooks';
 import { assert } from '../assert.js';
 import { asLogIndex, asTerm, noNode, type LogIndex, type Term } from '../ids.js';
 import { entrySizeBytes, type HardState, type LogEntry } from '../raft/log-entry.js';
+import { emptyConfig, type ClusterConfig } from '../raft/cluster-config.js';
+import type { SnapshotMetadata } from '../raft/log-entry.js';
 import type { RaftStorage } from '../raft/ports.js';
 import { decodeLogEntry, encodeLogEntry } from './log-record.js';
-import { decodeHardState, decodeSnapshotBoundary, encodeHardState, metaKeys, type SnapshotBoundary } from './meta-record.js';
+import {
+  decodeHardState,
+  decodeLogStart,
+  decodeSnapshotRecord,
+  encodeHardState,
+  encodeLogStart,
+  encodeSnapshotRecord,
+  metaKeys,
+  type LogStart,
+  type SnapshotRecord,
+} from './meta-record.js';
 import { openEnvironment, type Environment } from './open-environment.js';
-import type { StorageIdentity } from './storage-identity.js';
+import { joiningClusterId, type ExpectedIdentity, type StorageIdentity } from './storage-identity.js';
+import { encodeIdentity } from './meta-record.js';
 import { WriteGroup, type PersistOperation } from './write-group.js';
 
 export { DataDirError } from './data-dir-error.js';
@@ -37,7 +53,10 @@ export type { StorageIdentity } from './storage-identity.js';
 
 export interface LmdbStorageOptions {
   readonly dataDir: string;
-  readonly identity: StorageIdentity;
+  /** clusterId undefined: accept the data dir's (restart without --peers), or stamp "joining" on a fresh one. */
+  readonly identity: ExpectedIdentity;
+  /** The configuration a fresh data dir is stamped with (empty for a member that joins). */
+  readonly bootstrapConfig?: ClusterConfig;
   /**
    * Called once per durable transaction with how long LMDB took from starting it to having it on
    * disk (commit + fsync), and how many entries it wrote (for an fsync latency histogram). Must not
@@ -61,9 +80,13 @@ interface OpenGroup {
 
 interface PersistedState {
   readonly hardState: HardState | undefined;
-  readonly snapshot: SnapshotBoundary;
+  readonly snapshot: SnapshotRecord;
+  readonly logStart: LogStart;
   readonly terms: Term[];
 }
+
+/** Snapshot bytes are stored (and streamed to followers) in chunks of this size. */
+export const snapshotChunkBytes = 1024 * 1024;
 
 const initialHardState: HardState = { term: asTerm(0), votedFor: noNode, commitIndex: asLogIndex(0) };
 const dataFileName = 'data.mdb';
@@ -71,7 +94,7 @@ const dataFileName = 'data.mdb';
 export class LmdbStorage implements RaftStorage {
   /** Opens (creating if needed) the data dir; throws DataDirError if it is not this member's. */
   static open(options: LmdbStorageOptions): LmdbStorage {
-    const environment = openEnvironment(options.dataDir, options.identity);
+    const environment = openEnvironment(options.dataDir, options.identity, options.bootstrapConfig ?? emptyConfig);
     try {
       return new LmdbStorage(options, environment, loadPersistedState(environment));
     } catch (error) {
@@ -81,15 +104,16 @@ export class LmdbStorage implements RaftStorage {
     }
   }
 
-  readonly identity: StorageIdentity;
+  identity: StorageIdentity;
   private readonly dataDir: string;
   private readonly environment: Environment;
   private readonly onPersist: ((durationMs: number, entryCount: number) => void) | undefined;
-  private readonly snapshot: SnapshotBoundary;
+  private snapshot: SnapshotRecord;
+  private logStart: LogStart;
   private hardState: HardState;
   private hardStatePersisted: boolean;
-  /** terms[i] is the term of index snapshot.index + 1 + i. */
-  private readonly terms: Term[];
+  /** terms[i] is the term of index logStart.index + 1 + i. */
+  private terms: Term[];
   /** Entries handed to persist() whose group is not durable yet, by index. */
   private readonly unflushed = new Map<number, LogEntry>();
   private openGroup: OpenGroup | undefined;
@@ -102,11 +126,12 @@ export class LmdbStorage implements RaftStorage {
   private entriesWrittenCount = 0;
 
   private constructor(options: LmdbStorageOptions, environment: Environment, state: PersistedState) {
-    this.identity = { clusterId: options.identity.clusterId, nodeId: options.identity.nodeId };
+    this.identity = environment.identity;
     this.dataDir = options.dataDir;
     this.environment = environment;
     this.onPersist = options.onPersist;
     this.snapshot = state.snapshot;
+    this.logStart = state.logStart;
     this.hardState = state.hardState ?? initialHardState;
     this.hardStatePersisted = state.hardState !== undefined;
     this.terms = state.terms;
@@ -121,18 +146,150 @@ export class LmdbStorage implements RaftStorage {
     return this.hardState;
   }
 
+  snapshotMetadata(): SnapshotMetadata {
+    return { index: this.snapshot.index, term: this.snapshot.term, config: this.snapshot.config };
+  }
+
+  /** A joining member learned its cluster's id: stamp it (synchronously durable) so a restart keeps it. */
+  adoptClusterId(clusterId: string): void {
+    assert(this.identity.clusterId === joiningClusterId, 'only a joining member adopts a cluster id');
+    const identity: StorageIdentity = { clusterId, nodeId: this.identity.nodeId };
+    this.environment.root.transactionSync(() => {
+      void this.environment.meta.put(metaKeys.identity, encodeIdentity(identity));
+    });
+    this.identity = identity;
+  }
+
+  /** Number of chunks the stored snapshot's bytes take (at least 1 for reading, even when empty). */
+  snapshotChunkCount(): number {
+    return Math.max(1, this.snapshot.chunkCount);
+  }
+
+  /** Size of the stored snapshot's bytes. */
+  snapshotSizeBytes(): number {
+    return this.snapshot.totalBytes;
+  }
+
+  /** The stored snapshot's bytes, whole (restart, backups). */
+  readSnapshot(): { readonly metadata: SnapshotMetadata; readonly data: Uint8Array } {
+    const data = new Uint8Array(this.snapshot.totalBytes);
+    let offset = 0;
+    for (let chunk = 0; chunk < this.snapshot.chunkCount; chunk++) {
+      const bytes = this.environment.snapshot.get(chunk);
+      assert(bytes !== undefined, 'every chunk of the stored snapshot is present');
+      data.set(bytes, offset);
+      offset += bytes.byteLength;
+    }
+    assert(offset === this.snapshot.totalBytes, 'the stored snapshot has the size its record says');
+    return { metadata: this.snapshotMetadata(), data };
+  }
+
+  /** One chunk of the stored snapshot, for streaming it to a follower without holding it all. */
+  readSnapshotChunk(chunk: number): { readonly metadata: SnapshotMetadata; readonly totalBytes: number; readonly chunkCount: number; readonly data: Uint8Array } {
+    assert(chunk >= 0 && chunk < Math.max(1, this.snapshot.chunkCount), 'the chunk asked for exists');
+    const data = this.snapshot.chunkCount === 0 ? new Uint8Array() : this.environment.snapshot.get(chunk);
+    assert(data !== undefined, 'every chunk of the stored snapshot is present');
+    return { metadata: this.snapshotMetadata(), totalBytes: this.snapshot.totalBytes, chunkCount: this.snapshot.chunkCount, data: new Uint8Array(data) };
+  }
+
   firstIndex(): LogIndex {
-    return asLogIndex(this.snapshot.index + 1);
+    return asLogIndex(this.logStart.index + 1);
   }
 
   lastIndex(): LogIndex {
-    return asLogIndex(this.snapshot.index + this.terms.length);
+    return asLogIndex(this.logStart.index + this.terms.length);
   }
 
   term(index: LogIndex): Term | undefined {
-    if (index === this.snapshot.index) return this.snapshot.term;
-    if (index < this.snapshot.index) return undefined;
-    return this.terms[index - this.snapshot.index - 1];
+    if (index === this.logStart.index) return this.logStart.term;
+    if (index < this.logStart.index) return undefined;
+    return this.terms[index - this.logStart.index - 1];
+  }
+
+  /**
+   * Take a snapshot of this member's own applied state (log compaction, paper §7): data is the state
+   * machine at metadata.index; entries before keepFrom are deleted (keepFrom ≤ metadata.index + 1
+   * keeps a trailing window for followers that are only a little behind). Resolves once durable.
+   */
+  compact(metadata: SnapshotMetadata, data: Uint8Array, keepFrom: LogIndex): Promise<void> {
+    assert(this.closing === undefined, 'compact() is not called after close()');
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    assert(metadata.index > this.snapshot.index, 'snapshots move forward');
+    assert(metadata.index <= this.hardState.commitIndex, 'only committed entries are snapshotted');
+    assert(this.term(metadata.index) === metadata.term, 'the snapshot ends at an entry of the log');
+    const dropThrough = asLogIndex(Math.max(this.logStart.index, Math.min(keepFrom - 1, metadata.index)));
+    const dropFrom = this.logStart.index + 1;
+    const newStartTerm = this.term(dropThrough);
+    assert(newStartTerm !== undefined, 'the new log start is a known entry');
+    const record = this.snapshotRecordFor(metadata, data);
+    const logStart: LogStart = { index: dropThrough, term: newStartTerm };
+    // The view first: the core must stop reading entries that are about to go.
+    this.terms = this.terms.slice(dropThrough - this.logStart.index);
+    this.logStart = logStart;
+    this.snapshot = record;
+    return this.writeSnapshot(record, data, logStart, () => {
+      for (let index = dropFrom; index <= dropThrough; index++) void this.environment.log.remove(index);
+    });
+  }
+
+  /**
+   * Replace everything with a snapshot received from the leader (Ready.snapshot): the log is emptied
+   * and starts after it, and the commit index is at least its index. Resolves once durable.
+   */
+  installSnapshot(metadata: SnapshotMetadata, data: Uint8Array): Promise<void> {
+    assert(this.closing === undefined, 'installSnapshot() is not called after close()');
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    assert(metadata.index > this.snapshot.index, 'an installed snapshot is newer than ours');
+    const record = this.snapshotRecordFor(metadata, data);
+    const logStart: LogStart = { index: metadata.index, term: metadata.term };
+    const oldFirst = this.firstIndex();
+    const oldLast = this.lastIndex();
+    this.unflushed.clear();
+    this.terms = [];
+    this.logStart = logStart;
+    this.snapshot = record;
+    if (this.hardState.commitIndex < metadata.index) this.hardState = { ...this.hardState, commitIndex: metadata.index };
+    this.hardStatePersisted = true;
+    const hardStateBytes = encodeHardState(this.hardState);
+    return this.writeSnapshot(record, data, logStart, () => {
+      for (let index = oldFirst; index <= oldLast; index++) void this.environment.log.remove(index);
+      void this.environment.meta.put(metaKeys.hardState, hardStateBytes);
+    });
+  }
+
+  private snapshotRecordFor(metadata: SnapshotMetadata, data: Uint8Array): SnapshotRecord {
+    return {
+      index: metadata.index,
+      term: metadata.term,
+      config: metadata.config,
+      totalBytes: data.byteLength,
+      chunkCount: Math.ceil(data.byteLength / snapshotChunkBytes),
+    };
+  }
+
+  /** One transaction: the new snapshot's chunks and record, the log start, and whatever `more` writes. */
+  private writeSnapshot(record: SnapshotRecord, data: Uint8Array, logStart: LogStart, more: () => void): Promise<void> {
+    const { snapshot, meta } = this.environment;
+    const startedAtMs = performance.now();
+    const written = this.environment.root.transaction(() => {
+      for (const key of snapshot.getKeys()) void snapshot.remove(key);
+      for (let chunk = 0; chunk < record.chunkCount; chunk++) {
+        void snapshot.put(chunk, data.subarray(chunk * snapshotChunkBytes, Math.min(data.byteLength, (chunk + 1) * snapshotChunkBytes)));
+      }
+      void meta.put(metaKeys.snapshot, encodeSnapshotRecord(record));
+      void meta.put(metaKeys.logStart, encodeLogStart(logStart));
+      more();
+    });
+    const durable = written.then(
+      () => {
+        this.environment.root.resetReadTxn();
+        this.onPersist?.(performance.now() - startedAtMs, 0);
+      },
+      (error: unknown) => this.failGroup(error),
+    );
+    const previous = this.lastWrite;
+    this.lastWrite = Promise.all([previous.catch(() => undefined), durable]).then(() => undefined);
+    return durable;
   }
 
   entries(low: LogIndex, high: LogIndex, maxBytes: number): LogEntry[] {
@@ -186,7 +343,7 @@ export class LmdbStorage implements RaftStorage {
     const previousLastIndex = this.lastIndex();
     const first = entries[0];
     if (first !== undefined) {
-      assert(first.index > this.snapshot.index, 'never overwrite compacted entries');
+      assert(first.index > this.snapshot.index, 'never overwrite entries folded into the snapshot');
       assert(first.index <= previousLastIndex + 1, 'persisted entries leave no gap');
       let previousTerm = this.term(asLogIndex(first.index - 1));
       assert(previousTerm !== undefined, 'the entry before the first persisted one is known');
@@ -214,7 +371,7 @@ export class LmdbStorage implements RaftStorage {
     if (first !== undefined) {
       // Drop the conflicting tail from the view, then append (MemoryStorage.persist).
       for (let index = first.index; index <= this.lastIndex(); index++) this.unflushed.delete(index);
-      this.terms.length = first.index - this.snapshot.index - 1;
+      this.terms.length = first.index - this.logStart.index - 1;
       for (const entry of entries) {
         this.terms.push(entry.term);
         this.unflushed.set(entry.index, entry);
@@ -284,19 +441,23 @@ export class LmdbStorage implements RaftStorage {
 function loadPersistedState(environment: Environment): PersistedState {
   const { log, meta } = environment;
   const snapshotBytes = meta.get(metaKeys.snapshot);
-  assert(snapshotBytes !== undefined, 'the snapshot boundary is stamped with the identity');
-  const snapshot = decodeSnapshotBoundary(snapshotBytes);
+  assert(snapshotBytes !== undefined, 'the snapshot record is stamped with the identity');
+  const snapshot = decodeSnapshotRecord(snapshotBytes);
+  const logStartBytes = meta.get(metaKeys.logStart);
+  const logStart = logStartBytes === undefined ? { index: snapshot.index, term: snapshot.term } : decodeLogStart(logStartBytes);
+  assert(logStart.index <= snapshot.index, 'the log starts at or before the snapshot');
   const hardStateBytes = meta.get(metaKeys.hardState);
   const hardState = hardStateBytes === undefined ? undefined : decodeHardState(hardStateBytes);
   const terms: Term[] = [];
-  let previousTerm = snapshot.term;
-  // Bounded by the log on disk; compaction (a later issue) keeps that bounded.
+  let previousTerm = logStart.term;
+  // Bounded by the log on disk, which compaction keeps bounded.
   for (const { key, value } of log.getRange()) {
-    assert(key === snapshot.index + 1 + terms.length, 'the log on disk is contiguous from the snapshot boundary');
+    assert(key === logStart.index + 1 + terms.length, 'the log on disk is contiguous from the log start');
     const entry = decodeLogEntry(asLogIndex(key), value);
     assert(entry.term >= previousTerm, 'terms never decrease along the log on disk');
     previousTerm = entry.term;
     terms.push(entry.term);
   }
-  return { hardState, snapshot, terms };
+  assert(logStart.index + terms.length >= snapshot.index, 'the log reaches the snapshot');
+  return { hardState, snapshot, logStart, terms };
 }

@@ -10,6 +10,7 @@ import { Packr } from 'msgpackr';
 import { assert, AssertionError } from '../assert.js';
 import { asLogIndex, asTerm, type LogIndex } from '../ids.js';
 import type { LogEntry } from '../raft/log-entry.js';
+import { decodeMembers } from './meta-record.js';
 
 const packr = new Packr({ useRecords: false });
 
@@ -18,6 +19,7 @@ interface StoredLogEntry {
   readonly term: number;
   readonly kind: LogEntry['kind'];
   readonly data?: Uint8Array;
+  readonly members?: readonly { readonly id: string; readonly address: string; readonly role: string }[];
 }
 
 export function encodeLogEntry(entry: LogEntry): Uint8Array {
@@ -26,7 +28,9 @@ export function encodeLogEntry(entry: LogEntry): Uint8Array {
   const stored: StoredLogEntry =
     entry.kind === 'command'
       ? { index: entry.index, term: entry.term, kind: entry.kind, data: entry.data }
-      : { index: entry.index, term: entry.term, kind: entry.kind };
+      : entry.kind === 'config'
+        ? { index: entry.index, term: entry.term, kind: entry.kind, members: entry.config.members.map((member) => ({ id: member.id, address: member.address, role: member.role })) }
+        : { index: entry.index, term: entry.term, kind: entry.kind };
   return packr.pack(stored);
 }
 
@@ -42,6 +46,9 @@ export function decodeLogEntry(key: LogIndex, bytes: Uint8Array): LogEntry {
     case 'noop':
       assert(stored.data === undefined, 'a stored noop carries no data');
       return { kind: 'noop', index, term };
+    case 'config':
+      assert(Array.isArray(stored.members), 'a stored configuration lists its members');
+      return { kind: 'config', index, term, config: decodeMembers(stored.members as unknown[]) };
     case 'command':
       assert(stored.data instanceof Uint8Array, 'a stored command carries bytes');
       // msgpackr hands back a Buffer that may share memory; callers get plain bytes of their own.

@@ -21,17 +21,22 @@ import { open, type Database, type RootDatabase, type RootDatabaseOptions } from
 import { assert } from '../assert.js';
 import { DataDirError } from './data-dir-error.js';
 import { inspectDataDir } from './inspect-data-dir.js';
-import { decodeIdentity, emptySnapshotBoundary, encodeIdentity, encodeSnapshotBoundary, metaKeys, storageFormatVersion } from './meta-record.js';
-import { assertValidIdentity, describeIdentity, sameIdentity, type StorageIdentity } from './storage-identity.js';
+import type { ClusterConfig } from '../raft/cluster-config.js';
+import { decodeIdentity, encodeIdentity, encodeSnapshotRecord, initialSnapshotRecord, metaKeys, storageFormatVersion } from './meta-record.js';
+import { assertValidIdentity, describeIdentity, joiningClusterId, sameIdentity, type ExpectedIdentity, type StorageIdentity } from './storage-identity.js';
 
 export interface Environment {
   readonly root: RootDatabase;
   /** Log entries under their index (ordered-binary number keys sort numerically). */
   readonly log: Database<Uint8Array, number>;
   readonly meta: Database<Uint8Array, string>;
+  /** The snapshot's state machine bytes, as chunks under 0, 1, 2, ... */
+  readonly snapshot: Database<Uint8Array, number>;
+  /** The identity the environment is stamped with. */
+  readonly identity: StorageIdentity;
 }
 
-const databaseNames = { log: 'log', meta: 'meta' } as const;
+const databaseNames = { log: 'log', meta: 'meta', snapshot: 'snapshot' } as const;
 const ownDatabaseNames: readonly unknown[] = Object.values(databaseNames);
 
 /** Every durability-relevant lmdb option, spelled out even where it is the default (STYLE §11). */
@@ -53,7 +58,8 @@ const durableEnvironmentOptions = {
   maxDbs: 4,
 } as const satisfies RootDatabaseOptions & { mapAsync: boolean };
 
-export function openEnvironment(dataDir: string, identity: StorageIdentity): Environment {
+/** bootstrapConfig: stamped into a fresh environment as the configuration at index 0. */
+export function openEnvironment(dataDir: string, identity: ExpectedIdentity, bootstrapConfig: ClusterConfig): Environment {
   assertValidIdentity(identity);
   const state = inspectDataDir(dataDir);
   if (state === 'missing') createDirectory(dataDir);
@@ -64,9 +70,9 @@ export function openEnvironment(dataDir: string, identity: StorageIdentity): Env
     if (state === 'environment') refuseForeignDatabases(dataDir, root);
     const log = root.openDB<Uint8Array, number>(databaseNames.log, { encoding: 'binary' });
     const meta = root.openDB<Uint8Array, string>(databaseNames.meta, { encoding: 'binary' });
-    const environment: Environment = { root, log, meta };
-    checkOrStampIdentity(dataDir, environment, identity);
-    return environment;
+    const snapshot = root.openDB<Uint8Array, number>(databaseNames.snapshot, { encoding: 'binary' });
+    const stamped = checkOrStampIdentity(dataDir, { root, log, meta }, identity, bootstrapConfig);
+    return { root, log, meta, snapshot, identity: stamped };
   } catch (error) {
     // Best effort: the refusal is what the caller needs to see, not a failure to close after it.
     root.close().catch(() => undefined);
@@ -129,7 +135,12 @@ function refuseForeignDatabases(dataDir: string, root: RootDatabase): void {
   }
 }
 
-function checkOrStampIdentity(dataDir: string, environment: Environment, identity: StorageIdentity): void {
+function checkOrStampIdentity(
+  dataDir: string,
+  environment: Pick<Environment, 'root' | 'log' | 'meta'>,
+  expected: ExpectedIdentity,
+  bootstrapConfig: ClusterConfig,
+): StorageIdentity {
   const { root, log, meta } = environment;
   const identityBytes = meta.get(metaKeys.identity);
   if (identityBytes === undefined) {
@@ -138,22 +149,26 @@ function checkOrStampIdentity(dataDir: string, environment: Environment, identit
     if (log.getKeysCount() > 0 || meta.getKeysCount() > 0) {
       throw new DataDirError(`data dir ${dataDir} holds an LMDB environment with no raftlock identity; refusing to use it`);
     }
+    // A member that joins learns its cluster's id from the first member that dials it.
+    const identity: StorageIdentity = { clusterId: expected.clusterId ?? joiningClusterId, nodeId: expected.nodeId };
     root.transactionSync(() => {
       void meta.put(metaKeys.identity, encodeIdentity(identity));
-      void meta.put(metaKeys.snapshot, encodeSnapshotBoundary(emptySnapshotBoundary));
+      void meta.put(metaKeys.snapshot, encodeSnapshotRecord(initialSnapshotRecord(bootstrapConfig)));
     });
-    return;
+    return identity;
   }
   const stored = decodeIdentity(identityBytes);
   if (stored === undefined) {
     throw new DataDirError(`data dir ${dataDir} holds an LMDB environment whose identity raftlock cannot read`);
   }
+  const identity: StorageIdentity = { clusterId: expected.clusterId ?? stored.clusterId, nodeId: expected.nodeId };
   if (!sameIdentity(stored, identity)) {
     throw new DataDirError(`data dir ${dataDir} belongs to ${describeIdentity(stored)}, not ${identity.nodeId} of cluster ${identity.clusterId}`);
   }
   if (stored.formatVersion !== storageFormatVersion) {
     throw new DataDirError(`data dir ${dataDir} has storage format ${stored.formatVersion}; this raftlockd reads format ${storageFormatVersion}`);
   }
+  return identity;
 }
 
 function describeCause(error: unknown): string {

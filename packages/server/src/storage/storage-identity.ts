@@ -10,9 +10,18 @@ export interface StorageIdentity {
   readonly nodeId: string;
 }
 
-export function assertValidIdentity(identity: StorageIdentity): void {
+/** The cluster id of a member that was started with --join and has not heard from its cluster yet. */
+export const joiningClusterId = 'joining';
+
+/** What an open expects: a cluster id of undefined accepts whatever the data dir holds (restart without --peers, --join). */
+export interface ExpectedIdentity {
+  readonly clusterId: string | undefined;
+  readonly nodeId: string;
+}
+
+export function assertValidIdentity(identity: ExpectedIdentity): void {
   // Callers validate flags before opening storage; an empty id here is a wiring bug.
-  assert(identity.clusterId.length > 0, 'the cluster id is not empty');
+  assert(identity.clusterId === undefined || identity.clusterId.length > 0, 'the cluster id is not empty');
   assert(identity.nodeId.length > 0, 'the node id is not empty');
 }
 

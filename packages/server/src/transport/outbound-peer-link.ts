@@ -12,6 +12,7 @@ import { WebSocket } from 'ws';
 import { assert } from '../assert.js';
 import type { NodeId } from '../ids.js';
 import type { Message } from '../raft/messages.js';
+import type { PeerWireMessage } from './snapshot-chunk.js';
 import type { Logger } from '../raft/ports.js';
 import { encodePeerFrame } from './peer-codec.js';
 import { peerFrameLimits } from './peer-frame-limits.js';
@@ -37,6 +38,8 @@ export interface OutboundPeerLinkOptions {
   readonly peerId: NodeId;
   readonly address: string;
   readonly peerSecret: string | undefined;
+  /** Our own address, sent in the handshake so a member that is joining can answer us. */
+  readonly advertise: string;
   readonly tls: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer } | undefined;
   readonly limits: OutboundPeerLinkLimits;
   readonly counters: TransportCounters;
@@ -92,6 +95,28 @@ export class OutboundPeerLink {
     }
     this.queue.push(message);
     assert(this.queue.length <= this.options.limits.maxQueuedMessagesPerPeer, 'the peer queue stays bounded');
+    return true;
+  }
+
+  /** The open socket with room in its buffer, for a snapshot stream that paces itself; else undefined. */
+  writableSocket(maxBufferedBytes: number): WebSocket | undefined {
+    const socket = this.socket;
+    if (this.closed || socket === undefined || socket.readyState !== WebSocket.OPEN) return undefined;
+    return socket.bufferedAmount <= maxBufferedBytes ? socket : undefined;
+  }
+
+  /** True while `socket` is still this link's open socket (a snapshot stream must not span two). */
+  isCurrentSocket(socket: WebSocket): boolean {
+    return !this.closed && this.socket === socket && socket.readyState === WebSocket.OPEN;
+  }
+
+  /** Send one frame now on `socket`, bypassing the queue (snapshot streams). */
+  sendNow(socket: WebSocket, messages: readonly PeerWireMessage[]): boolean {
+    if (!this.isCurrentSocket(socket)) return false;
+    const frame = encodePeerFrame(messages);
+    if (frame.byteLength > this.options.limits.maxFrameBytes) return false;
+    socket.send(frame, { binary: true });
+    this.options.counters.framesSent += 1;
     return true;
   }
 

@@ -9,7 +9,7 @@
 
 import { Packr } from 'msgpackr';
 import { assert } from '../assert.js';
-import type { Message } from '../raft/messages.js';
+import type { PeerWireMessage } from './snapshot-chunk.js';
 import { PeerFrameError } from './peer-frame-error.js';
 import { peerFrameLimits } from './peer-frame-limits.js';
 import { validatePeerMessage } from './peer-message-validator.js';
@@ -19,7 +19,7 @@ import { validatePeerMessage } from './peer-message-validator.js';
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
 
 /** Encode messages this member produced. Only our own Raft core's output comes here, so shape is asserted. */
-export function encodePeerFrame(messages: readonly Message[]): Uint8Array {
+export function encodePeerFrame(messages: readonly PeerWireMessage[]): Uint8Array {
   assert(messages.length > 0, 'a frame carries at least one message');
   assert(messages.length <= peerFrameLimits.maxMessagesPerFrame, 'a frame carries at most maxMessagesPerFrame messages');
   return packr.pack(messages);
@@ -36,7 +36,7 @@ function unpackOrThrow(bytes: Uint8Array): unknown {
 }
 
 /** Decode and validate one frame from a peer; throws PeerFrameError on anything but well-formed Messages. */
-export function decodePeerFrame(bytes: Uint8Array): Message[] {
+export function decodePeerFrame(bytes: Uint8Array): PeerWireMessage[] {
   if (bytes.byteLength === 0) throw new PeerFrameError('PEER_FRAME_MALFORMED', 'empty frame');
   const value = unpackOrThrow(bytes);
   if (!Array.isArray(value)) throw new PeerFrameError('PEER_FRAME_INVALID', 'frame: must be an array of messages');

@@ -14,21 +14,23 @@ import type { NodeId } from '../ids.js';
 export const peerPath = '/v1/raft';
 export const nodeHeader = 'x-raftlock-node';
 export const clusterHeader = 'x-raftlock-cluster';
+export const addressHeader = 'x-raftlock-address';
 
 export interface PeerHandshakeExpectations {
   readonly nodeId: NodeId;
-  readonly clusterId: string;
+  /** undefined while this member is joining and has not learned its cluster's id yet: any is accepted. */
+  readonly clusterId: string | undefined;
   readonly peerSecret: string | undefined;
   isKnownPeer(peerId: string): boolean;
 }
 
 export type PeerHandshakeResult =
-  | { readonly accepted: true; readonly peerId: NodeId }
+  | { readonly accepted: true; readonly peerId: NodeId; readonly clusterId: string; readonly address: string | undefined }
   | { readonly accepted: false; readonly status: 401 | 403; readonly reason: string };
 
 /** Headers a dialling member sends; the secret goes in `authorization` only when configured. */
-export function peerHandshakeHeaders(options: { nodeId: NodeId; clusterId: string; peerSecret: string | undefined }): Record<string, string> {
-  const headers: Record<string, string> = { [nodeHeader]: options.nodeId, [clusterHeader]: options.clusterId };
+export function peerHandshakeHeaders(options: { nodeId: NodeId; clusterId: string; peerSecret: string | undefined; advertise: string }): Record<string, string> {
+  const headers: Record<string, string> = { [nodeHeader]: options.nodeId, [clusterHeader]: options.clusterId, [addressHeader]: options.advertise };
   if (options.peerSecret !== undefined) headers['authorization'] = `Bearer ${options.peerSecret}`;
   return headers;
 }
@@ -59,10 +61,12 @@ export function checkPeerHandshake(headers: IncomingHttpHeaders, expected: PeerH
     }
   }
   const clusterId = singleHeader(headers, clusterHeader);
-  if (clusterId !== expected.clusterId) return { accepted: false, status: 403, reason: 'other or missing cluster id' };
+  if (clusterId === undefined || !/^[A-Za-z0-9-]{1,64}$/.test(clusterId)) return { accepted: false, status: 403, reason: 'missing or malformed cluster id' };
+  if (expected.clusterId !== undefined && clusterId !== expected.clusterId) return { accepted: false, status: 403, reason: 'other cluster id' };
   const peerId = singleHeader(headers, nodeHeader);
   if (peerId === undefined) return { accepted: false, status: 403, reason: 'missing node id' };
   if (peerId === expected.nodeId) return { accepted: false, status: 403, reason: 'node id is our own' };
   if (!expected.isKnownPeer(peerId)) return { accepted: false, status: 403, reason: 'unknown node id' };
-  return { accepted: true, peerId: peerId as NodeId };
+  const address = singleHeader(headers, addressHeader);
+  return { accepted: true, peerId: peerId as NodeId, clusterId, address: address !== undefined && address.length <= 300 ? address : undefined };
 }

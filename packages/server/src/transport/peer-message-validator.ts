@@ -8,12 +8,15 @@
 // AppendEntries' entries are contiguous after prevLogIndex with terms that never decrease and never
 // exceed the sender's term (the core asserts contiguity when it appends them).
 
-import type { LogEntry } from '../raft/log-entry.js';
+import { asNodeId } from '../ids.js';
+import { makeConfig, type ClusterConfig, type ClusterMember } from '../raft/cluster-config.js';
+import type { LogEntry, SnapshotMetadata } from '../raft/log-entry.js';
 import type { Message, MessageType } from '../raft/messages.js';
 import { PeerFrameError } from './peer-frame-error.js';
 import { peerFrameLimits } from './peer-frame-limits.js';
+import type { PeerWireMessage, SnapshotChunk } from './snapshot-chunk.js';
 
-type FieldKind = 'nodeId' | 'term' | 'index' | 'count' | 'boolean' | 'optionalTerm' | 'entries';
+type FieldKind = 'nodeId' | 'term' | 'index' | 'count' | 'boolean' | 'optionalTerm' | 'entries' | 'snapshot';
 
 type FieldsOf<T extends MessageType> = Exclude<keyof Extract<Message, { type: T }>, 'type'>;
 
@@ -53,7 +56,12 @@ const fieldRules: { readonly [T in MessageType]: Readonly<Record<FieldsOf<T>, Fi
   Heartbeat: { from: 'nodeId', to: 'nodeId', term: 'term', leaderCommit: 'index', round: 'count' },
   HeartbeatResponse: { from: 'nodeId', to: 'nodeId', term: 'term', round: 'count' },
   TimeoutNow: { from: 'nodeId', to: 'nodeId', term: 'term', lastLogIndex: 'index' },
+  InstallSnapshot: { from: 'nodeId', to: 'nodeId', term: 'term', snapshot: 'snapshot' },
 };
+
+/** Members in one configuration; far above any real cluster, it only bounds a broken peer's frame. */
+const maxMembersPerConfig = 64;
+const maxAddressLength = 300;
 
 function invalid(path: string, problem: string): PeerFrameError {
   return new PeerFrameError('PEER_FRAME_INVALID', `${path}: ${problem}`);
@@ -92,7 +100,44 @@ function readNodeId(value: unknown, path: string): string {
   return value;
 }
 
+const memberKeys: ReadonlySet<string> = new Set(['id', 'address', 'role']);
+
+function readConfig(value: unknown, path: string): ClusterConfig {
+  if (!Array.isArray(value)) throw invalid(path, 'must be an array of members');
+  if (value.length > maxMembersPerConfig) throw invalid(path, `has ${value.length} members, at most ${maxMembersPerConfig} allowed`);
+  const members = value.map((item, position): ClusterMember => {
+    const memberPath = `${path}[${position}]`;
+    if (!isPlainRecord(item)) throw invalid(memberPath, 'must be an object');
+    checkKeys(item, memberKeys, noKeys, memberPath);
+    const id = readNodeId(item['id'], `${memberPath}.id`);
+    const address = item['address'];
+    if (typeof address !== 'string' || address.length > maxAddressLength) throw invalid(`${memberPath}.address`, `must be a string of at most ${maxAddressLength} characters`);
+    const role = item['role'];
+    if (role !== 'voter' && role !== 'learner') throw invalid(`${memberPath}.role`, 'must be "voter" or "learner"');
+    return { id: asNodeId(id), address, role };
+  });
+  if (new Set(members.map((member) => member.id)).size !== members.length) throw invalid(path, 'lists a member twice');
+  return makeConfig(members);
+}
+
+const snapshotKeys: ReadonlySet<string> = new Set(['index', 'term', 'config']);
+const configKeys: ReadonlySet<string> = new Set(['members']);
+
+function readSnapshotMetadata(value: unknown, path: string): SnapshotMetadata {
+  if (!isPlainRecord(value)) throw invalid(path, 'must be an object');
+  checkKeys(value, snapshotKeys, noKeys, path);
+  const config = value['config'];
+  if (!isPlainRecord(config)) throw invalid(`${path}.config`, 'must be an object');
+  checkKeys(config, configKeys, noKeys, `${path}.config`);
+  return {
+    index: readNonNegativeInteger(value['index'], `${path}.index`),
+    term: readNonNegativeInteger(value['term'], `${path}.term`),
+    config: readConfig(config['members'], `${path}.config.members`),
+  } as SnapshotMetadata;
+}
+
 const noopEntryKeys: ReadonlySet<string> = new Set(['kind', 'index', 'term']);
+const configEntryKeys: ReadonlySet<string> = new Set(['kind', 'index', 'term', 'config']);
 const commandEntryKeys: ReadonlySet<string> = new Set(['kind', 'index', 'term', 'data']);
 const noKeys: ReadonlySet<string> = new Set();
 
@@ -113,7 +158,14 @@ function readEntry(value: unknown, path: string): LogEntry {
     copy.set(data);
     return { kind: 'command', index, term, data: copy } as LogEntry;
   }
-  throw invalid(`${path}.kind`, 'must be "noop" or "command"');
+  if (value['kind'] === 'config') {
+    checkKeys(value, configEntryKeys, noKeys, path);
+    const config = value['config'];
+    if (!isPlainRecord(config)) throw invalid(`${path}.config`, 'must be an object');
+    checkKeys(config, configKeys, noKeys, `${path}.config`);
+    return { kind: 'config', index, term, config: readConfig(config['members'], `${path}.config.members`) } as LogEntry;
+  }
+  throw invalid(`${path}.kind`, 'must be "noop", "command" or "config"');
 }
 
 function readEntries(value: unknown, path: string): LogEntry[] {
@@ -139,6 +191,8 @@ function readField(kind: FieldKind, value: unknown, path: string): unknown {
       return value;
     case 'entries':
       return readEntries(value, path);
+    case 'snapshot':
+      return readSnapshotMetadata(value, path);
   }
 }
 
@@ -159,10 +213,37 @@ function isMessageType(value: unknown): value is MessageType {
 
 const optionalFields: ReadonlySet<string> = new Set(['conflictTerm']);
 
-/** Validate one decoded value as a Message; `path` names it in errors (e.g. "frame[3]"). */
-export function validatePeerMessage(value: unknown, path: string): Message {
+const chunkKeys: ReadonlySet<string> = new Set(['type', 'from', 'to', 'term', 'snapshotIndex', 'snapshotTerm', 'chunk', 'chunkCount', 'totalBytes', 'data']);
+/** A snapshot larger than this is refused by the receiver (the state machine lives in memory). */
+export const maxSnapshotBytes = 4 * 1024 * 1024 * 1024;
+
+function validateSnapshotChunk(value: Record<string, unknown>, path: string): SnapshotChunk {
+  checkKeys(value, chunkKeys, noKeys, path);
+  const data = value['data'];
+  if (!(data instanceof Uint8Array)) throw invalid(`${path}.data`, 'must be binary');
+  const chunk: SnapshotChunk = {
+    type: 'SnapshotChunk',
+    from: asNodeId(readNodeId(value['from'], `${path}.from`)),
+    to: asNodeId(readNodeId(value['to'], `${path}.to`)),
+    term: readNonNegativeInteger(value['term'], `${path}.term`) as SnapshotChunk['term'],
+    snapshotIndex: readNonNegativeInteger(value['snapshotIndex'], `${path}.snapshotIndex`) as SnapshotChunk['snapshotIndex'],
+    snapshotTerm: readNonNegativeInteger(value['snapshotTerm'], `${path}.snapshotTerm`) as SnapshotChunk['snapshotTerm'],
+    chunk: readNonNegativeInteger(value['chunk'], `${path}.chunk`),
+    chunkCount: readNonNegativeInteger(value['chunkCount'], `${path}.chunkCount`),
+    totalBytes: readNonNegativeInteger(value['totalBytes'], `${path}.totalBytes`),
+    data: new Uint8Array(data),
+  };
+  if (chunk.totalBytes > maxSnapshotBytes) throw invalid(`${path}.totalBytes`, `exceeds ${maxSnapshotBytes}`);
+  if (chunk.chunk >= Math.max(1, chunk.chunkCount)) throw invalid(`${path}.chunk`, 'is beyond chunkCount');
+  if (chunk.from === chunk.to) throw invalid(`${path}.to`, 'a member never messages itself');
+  return chunk;
+}
+
+/** Validate one decoded value as a Message (or a transport's SnapshotChunk); `path` names it in errors. */
+export function validatePeerMessage(value: unknown, path: string): PeerWireMessage {
   if (!isPlainRecord(value)) throw invalid(path, 'must be an object');
   const type = value['type'];
+  if (type === 'SnapshotChunk') return validateSnapshotChunk(value, path);
   if (!isMessageType(type)) throw invalid(`${path}.type`, 'unknown message type');
   const rules: Readonly<Record<string, FieldKind>> = fieldRules[type];
   const allowed = new Set(['type', ...Object.keys(rules)]);

@@ -9,25 +9,56 @@
 // a bad frame closes only its own connection (1007) and never throws out of a handler (only our own
 // assertion failures and exceptions from onMessage propagate: those are bugs, and crash); the peer
 // secret never appears in a log line; after close() resolves no socket, timer or immediate remains.
+//
+// Snapshots (paper §7) travel beside the core's InstallSnapshot: the sender streams its stored
+// snapshot in chunks, one frame each, pacing itself on the socket's buffer so memory stays bounded,
+// then sends the InstallSnapshot naming exactly the snapshot it streamed (possibly newer than the one
+// the core named: it only ever covers more). The receiver stages the chunks of one snapshot per peer,
+// in order, and hands the InstallSnapshot and the bytes to the driver only when all have arrived.
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { assert } from '../assert.js';
 import type { NodeId } from '../ids.js';
-import type { Message } from '../raft/messages.js';
+import type { SnapshotMetadata } from '../raft/log-entry.js';
+import type { InstallSnapshot, Message } from '../raft/messages.js';
 import type { Logger } from '../raft/ports.js';
 import { OutboundPeerLink } from './outbound-peer-link.js';
 import { decodePeerFrame } from './peer-codec.js';
 import { PeerFrameError } from './peer-frame-error.js';
 import { checkPeerHandshake, nodeHeader, peerPath } from './peer-handshake.js';
 import type { PeerTransport } from './ports.js';
+import type { PeerWireMessage, SnapshotChunk } from './snapshot-chunk.js';
 import { emptyTransportCounters, type TransportCounters } from './transport-counters.js';
 
 /** How often outbound links ping; a link that misses one pong is reconnected (so 1–2 intervals to notice). */
 export const livenessCheckIntervalMs = 3_000;
 /** Claimed ids and reasons from refused handshakes are untrusted text: cut before logging. */
 const maxLoggedHeaderLength = 64;
+/** A snapshot stream waits while more than this is buffered in the socket. */
+const snapshotStreamBufferedBytes = 2 * 1024 * 1024;
+const snapshotStreamPollMs = 2;
+/** A stream that cannot make progress for this long gives up (the core retries later). */
+const snapshotStreamStallMs = 10_000;
+
+export interface SnapshotPorts {
+  /** Sender: one chunk of the snapshot this member has on disk now. */
+  readChunk(chunk: number): { readonly metadata: SnapshotMetadata; readonly totalBytes: number; readonly chunkCount: number; readonly data: Uint8Array };
+  /** Receiver: every byte of the snapshot an InstallSnapshot names has arrived. */
+  onSnapshot(message: InstallSnapshot, data: Uint8Array): void;
+  /** Sender: the snapshot could not be streamed to peerId. */
+  onSendFailed(peerId: NodeId): void;
+}
+
+interface StagedSnapshot {
+  readonly index: number;
+  readonly term: number;
+  readonly chunkCount: number;
+  readonly totalBytes: number;
+  readonly parts: Uint8Array[];
+  receivedBytes: number;
+}
 
 export interface WsPeerTransportLimits {
   readonly maxQueuedMessagesPerPeer: number;
@@ -38,7 +69,15 @@ export interface WsPeerTransportLimits {
 
 export interface WsPeerTransportOptions {
   readonly nodeId: NodeId;
-  readonly clusterId: string;
+  /** undefined while joining: the first member that dials us (the leader adding us) tells us. */
+  readonly clusterId: string | undefined;
+  /** Our own host:port, sent to the members we dial. */
+  readonly advertise: string;
+  /** A member waiting to be added accepts peers it does not know yet (and learns their addresses). */
+  acceptsUnknownPeers(): boolean;
+  /** The cluster id, learned from the first accepted peer while joining (persist it). */
+  onClusterIdLearned(clusterId: string): void;
+  readonly snapshots: SnapshotPorts;
   /** Other members' host:port (not including self). */
   readonly peers: ReadonlyMap<NodeId, string>;
   /** When set, every connection must present it. */
@@ -91,6 +130,9 @@ export class WsPeerTransport implements PeerTransport {
   private flushImmediate: NodeJS.Immediate | undefined;
   private peerAddresses: ReadonlyMap<NodeId, string> = new Map();
   private closed = false;
+  private clusterId: string | undefined;
+  private readonly snapshotStreams = new Set<NodeId>();
+  private readonly staged = new Map<NodeId, StagedSnapshot>();
 
   constructor(private readonly options: WsPeerTransportOptions) {
     const { limits } = options;
@@ -101,6 +143,7 @@ export class WsPeerTransport implements PeerTransport {
     assert(limits.reconnectBackoffMaxMs >= limits.reconnectBackoffMinMs, 'backoff maximum is not below its minimum');
     // noServer: the shared HTTP server owns the port and routes /v1/raft upgrades here.
     this.server = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes, perMessageDeflate: false });
+    this.clusterId = options.clusterId;
     this.livenessTimer = setInterval(() => {
       for (const link of this.links.values()) link.checkLiveness();
     }, livenessCheckIntervalMs);
@@ -113,6 +156,10 @@ export class WsPeerTransport implements PeerTransport {
       assert(message.from === this.options.nodeId, 'a member only sends its own messages');
       assert(message.to !== this.options.nodeId, 'a member never messages itself');
       const link = this.closed ? undefined : this.links.get(message.to);
+      if (link !== undefined && message.type === 'InstallSnapshot') {
+        this.streamSnapshot(link, message);
+        continue;
+      }
       if (link === undefined) {
         // Not (or no longer) in the address book: membership changes reach the core and the
         // transport at slightly different moments, and Raft tolerates a lost message.
@@ -151,9 +198,9 @@ export class WsPeerTransport implements PeerTransport {
     if (requestPath(request.url) !== peerPath) return refuseUpgrade(socket, 404);
     const verdict = checkPeerHandshake(request.headers, {
       nodeId: this.options.nodeId,
-      clusterId: this.options.clusterId,
+      clusterId: this.clusterId,
       peerSecret: this.options.peerSecret,
-      isKnownPeer: (peerId) => this.peerAddresses.has(peerId as NodeId),
+      isKnownPeer: (peerId) => this.peerAddresses.has(peerId as NodeId) || this.options.acceptsUnknownPeers(),
     });
     if (!verdict.accepted) {
       const claimed = request.headers[nodeHeader];
@@ -163,7 +210,114 @@ export class WsPeerTransport implements PeerTransport {
       );
       return refuseUpgrade(socket, verdict.status);
     }
+    if (this.clusterId === undefined) {
+      this.clusterId = verdict.clusterId;
+      this.options.logger.info({ clusterId: verdict.clusterId, peerId: verdict.peerId }, 'joined cluster');
+      this.options.onClusterIdLearned(verdict.clusterId);
+    }
+    if (!this.peerAddresses.has(verdict.peerId)) {
+      // A member we are not configured with yet (we are waiting to be added): answer it at the
+      // address it gave until the replicated configuration reaches us.
+      if (verdict.address === undefined) return refuseUpgrade(socket, 403);
+      this.setPeers(new Map([...this.peerAddresses, [verdict.peerId, verdict.address]]));
+    }
     this.server.handleUpgrade(request, socket, head, (webSocket) => this.acceptInbound(webSocket, verdict.peerId));
+  }
+
+  /** Stream the stored snapshot to the follower, then the InstallSnapshot (see header). */
+  private streamSnapshot(link: OutboundPeerLink, message: InstallSnapshot): void {
+    if (this.snapshotStreams.has(message.to)) return; // one at a time; the core resends when it times out
+    this.snapshotStreams.add(message.to);
+    this.runSnapshotStream(link, message)
+      .catch((error: unknown) => {
+        this.options.logger.warn({ peerId: message.to, error: error instanceof Error ? error.message : String(error) }, 'snapshot stream to peer failed');
+        if (!this.closed) this.options.snapshots.onSendFailed(message.to);
+      })
+      .finally(() => this.snapshotStreams.delete(message.to));
+  }
+
+  private async runSnapshotStream(link: OutboundPeerLink, message: InstallSnapshot): Promise<void> {
+    const first = this.options.snapshots.readChunk(0);
+    const { metadata, chunkCount, totalBytes } = first;
+    const socket = await this.waitWritable(link);
+    const startedMs = performance.now();
+    for (let chunk = 0; chunk < Math.max(1, chunkCount); chunk++) {
+      const piece = chunk === 0 ? first : this.options.snapshots.readChunk(chunk);
+      if (piece.metadata.index !== metadata.index) throw new Error('the snapshot was replaced while streaming it');
+      if ((await this.waitWritable(link)) !== socket) throw new Error('the connection changed while streaming');
+      const frame: SnapshotChunk = {
+        type: 'SnapshotChunk',
+        from: this.options.nodeId,
+        to: message.to,
+        term: message.term,
+        snapshotIndex: metadata.index,
+        snapshotTerm: metadata.term,
+        chunk,
+        chunkCount,
+        totalBytes,
+        data: piece.data,
+      };
+      if (!link.sendNow(socket, [frame])) throw new Error('the connection closed while streaming');
+    }
+    if (!link.sendNow(socket, [{ ...message, snapshot: metadata }])) throw new Error('the connection closed before the snapshot was announced');
+    this.options.logger.info({ peerId: message.to, index: metadata.index, totalBytes, ms: Math.round(performance.now() - startedMs) }, 'snapshot streamed to peer');
+  }
+
+  private async waitWritable(link: OutboundPeerLink): Promise<import('ws').WebSocket> {
+    const deadline = performance.now() + snapshotStreamStallMs;
+    for (;;) {
+      if (this.closed) throw new Error('transport closed');
+      const socket = link.writableSocket(snapshotStreamBufferedBytes);
+      if (socket !== undefined) return socket;
+      if (performance.now() > deadline) throw new Error('no progress');
+      await new Promise((resolve) => setTimeout(resolve, snapshotStreamPollMs));
+    }
+  }
+
+  /** Receiver: stage one chunk; chunks of a snapshot arrive in order on the sender's one connection. */
+  private receiveChunk(peerId: NodeId, chunk: SnapshotChunk): void {
+    let staged = this.staged.get(peerId);
+    if (chunk.chunk === 0) {
+      staged = { index: chunk.snapshotIndex, term: chunk.snapshotTerm, chunkCount: chunk.chunkCount, totalBytes: chunk.totalBytes, parts: [], receivedBytes: 0 };
+      this.staged.set(peerId, staged);
+    }
+    const fits =
+      staged !== undefined &&
+      staged.index === chunk.snapshotIndex &&
+      staged.term === chunk.snapshotTerm &&
+      staged.chunkCount === chunk.chunkCount &&
+      staged.parts.length === chunk.chunk &&
+      staged.receivedBytes + chunk.data.byteLength <= staged.totalBytes;
+    if (!fits || staged === undefined) {
+      this.staged.delete(peerId);
+      this.counters.droppedMessages += 1;
+      return;
+    }
+    staged.parts.push(chunk.data);
+    staged.receivedBytes += chunk.data.byteLength;
+  }
+
+  private receiveInstallSnapshot(peerId: NodeId, message: InstallSnapshot): void {
+    const staged = this.staged.get(peerId);
+    this.staged.delete(peerId);
+    const complete =
+      staged !== undefined &&
+      staged.index === message.snapshot.index &&
+      staged.term === message.snapshot.term &&
+      staged.parts.length === Math.max(1, staged.chunkCount) &&
+      staged.receivedBytes === staged.totalBytes;
+    if (!complete) {
+      this.counters.droppedMessages += 1;
+      this.options.logger.warn({ peerId, index: message.snapshot.index }, 'InstallSnapshot without all its chunks dropped');
+      return;
+    }
+    const data = new Uint8Array(staged.totalBytes);
+    let offset = 0;
+    for (const part of staged.parts) {
+      data.set(part, offset);
+      offset += part.byteLength;
+    }
+    this.options.snapshots.onSnapshot(message, data);
   }
 
   stats(): WsPeerTransportStats {
@@ -200,8 +354,10 @@ export class WsPeerTransport implements PeerTransport {
   }
 
   private newLink(peerId: NodeId, address: string): OutboundPeerLink {
-    const { nodeId, clusterId, peerSecret, tls, limits, logger } = this.options;
-    return new OutboundPeerLink({ nodeId, clusterId, peerId, address, peerSecret, tls, limits, counters: this.counters, logger });
+    const { nodeId, peerSecret, tls, limits, logger, advertise } = this.options;
+    // While joining we dial nobody until a member has dialled us, so the cluster id is known by then.
+    const clusterId = this.clusterId ?? 'joining';
+    return new OutboundPeerLink({ nodeId, clusterId, peerId, address, peerSecret, advertise, tls, limits, counters: this.counters, logger });
   }
 
   private retireLink(link: OutboundPeerLink): void {
@@ -248,7 +404,7 @@ export class WsPeerTransport implements PeerTransport {
       socket.close(1003, 'peer frames are binary');
       return false;
     }
-    let messages: Message[];
+    let messages: PeerWireMessage[];
     try {
       messages = decodePeerFrame(data);
     } catch (error) {
@@ -265,7 +421,9 @@ export class WsPeerTransport implements PeerTransport {
         this.options.logger.debug({ peerId, from: message.from, to: message.to, type: message.type }, 'dropped misaddressed peer message');
         continue;
       }
-      this.options.onMessage(message);
+      if (message.type === 'SnapshotChunk') this.receiveChunk(peerId, message);
+      else if (message.type === 'InstallSnapshot') this.receiveInstallSnapshot(peerId, message);
+      else this.options.onMessage(message);
     }
     return true;
   }
