@@ -63,6 +63,8 @@ interface Member {
   readonly stagedSnapshots: Map<number, Uint8Array>;
   /** The state machine's configuration: the latest config entry applied (or restored). */
   appliedConfig: ClusterConfig;
+  /** What this member's state machine has applied (the core's count runs ahead while a snapshot installs). */
+  appliedIndex: number;
   /** Bumped on every crash, so events scheduled for an earlier life are ignored. */
   incarnation: number;
   readyScheduled: boolean;
@@ -198,6 +200,7 @@ export class Simulation {
       everInConfig: storage.snapshotMetadata().config.members.some((known) => known.id === id),
       stagedSnapshots: new Map(),
       appliedConfig: storage.snapshotMetadata().config,
+      appliedIndex: 0,
       incarnation: 0,
       readyScheduled: false,
       inflightReady: undefined,
@@ -364,6 +367,7 @@ export class Simulation {
     }
     for (const entry of ready.entriesToApply) {
       this.checker.onApply(nodeId, entry);
+      member.appliedIndex = entry.index;
       if (entry.kind === 'config') this.onConfigApplied(member, entry.index, entry.config);
       if (entry.kind !== 'command') continue;
       const key = textDecoder.decode(entry.data);
@@ -411,6 +415,7 @@ export class Simulation {
   private restoreStateMachine(member: Member): void {
     const { metadata, data } = member.storage.storedSnapshot();
     member.appliedConfig = metadata.config;
+    member.appliedIndex = metadata.index;
     if (metadata.index === 0) {
       member.appliedKeys = new Set();
       return;
@@ -425,7 +430,7 @@ export class Simulation {
     const { everyEntries, trailingEntries } = this.options.snapshots;
     const node = member.node;
     if (everyEntries === 0 || !node) return;
-    const appliedIndex = node.status().appliedIndex;
+    const appliedIndex = member.appliedIndex;
     const snapshotIndex = member.storage.snapshotMetadata().index;
     // Only what is applied here and on this member's disk (the Ready just handled persisted it).
     if (appliedIndex - snapshotIndex < everyEntries || appliedIndex > member.storage.lastIndex()) return;

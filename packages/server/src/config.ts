@@ -20,6 +20,20 @@ export interface ServerConfig {
   readonly advertise: string;
   /** Initial voters, id → host:port, this member included (used to bootstrap an empty data dir). */
   readonly peers: ReadonlyMap<string, string>;
+  /**
+   * Whether --peers was given. Without it a member restarts from the configuration in its data dir
+   * (a fresh data dir bootstraps a one-member cluster); with it, the data dir must belong to the
+   * cluster that list bootstrapped.
+   */
+  readonly peersGiven: boolean;
+  /** --join: start empty, outside the configuration, and wait to be added. */
+  readonly join: boolean;
+  /** --restore: seed an empty data dir from this backup file first. */
+  readonly restoreFile: string | undefined;
+  /** Snapshot (and compact the log) every this many applied entries. */
+  readonly snapshotEveryEntries: number;
+  /** Entries kept behind a snapshot for followers that are only a little behind. */
+  readonly snapshotTrailingEntries: number;
   readonly dataDir: string;
   readonly heartbeatIntervalMs: number;
   readonly electionTimeoutMs: number;

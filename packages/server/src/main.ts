@@ -65,8 +65,13 @@ function buildConfig(argv: Record<string, unknown>): ServerConfig {
     // Refusing is safer than starting without the protection the operator asked for.
     if (argv[flag] !== undefined) throw new ConfigError(`--${flag} is not supported by this build yet (TLS arrives with the security work); refusing to start without it`);
   }
-  if (argv.join === true) throw new ConfigError('--join is not supported by this build yet (membership changes arrive with the membership work)');
-  if (argv.restore !== undefined) throw new ConfigError('--restore is not supported by this build yet (snapshots arrive with the snapshot work)');
+  const joining = argv.join === true;
+  if (joining && argv.peers !== undefined) throw new ConfigError('--join and --peers exclude each other: a joining member learns the members from the cluster');
+  if (joining && argv.restore !== undefined) throw new ConfigError('--join and --restore exclude each other: a joining member gets its state from the cluster');
+  const snapshotEveryEntries = Number(argv['snapshot-entries']);
+  const snapshotTrailingEntries = Number(argv['snapshot-trailing']);
+  if (!Number.isSafeInteger(snapshotEveryEntries) || snapshotEveryEntries < 100) throw new ConfigError(`--snapshot-entries must be an integer ≥ 100, got ${String(argv['snapshot-entries'])}`);
+  if (!Number.isSafeInteger(snapshotTrailingEntries) || snapshotTrailingEntries < 0) throw new ConfigError(`--snapshot-trailing must be an integer ≥ 0, got ${String(argv['snapshot-trailing'])}`);
   const peerSecret = argv['peer-secret-file'] === undefined ? undefined : readSecretFile(String(argv['peer-secret-file']), '--peer-secret-file');
   const clientTokens = argv['token-file'] === undefined ? undefined : readTokenFile(String(argv['token-file']));
   return {
@@ -74,6 +79,11 @@ function buildConfig(argv: Record<string, unknown>): ServerConfig {
     listen,
     advertise,
     peers,
+    peersGiven: argv.peers !== undefined,
+    join: joining,
+    restoreFile: argv.restore === undefined ? undefined : String(argv.restore),
+    snapshotEveryEntries,
+    snapshotTrailingEntries,
     dataDir: argv['data-dir'] === undefined ? join('raftlock-data', nodeId) : String(argv['data-dir']),
     heartbeatIntervalMs,
     electionTimeoutMs,
@@ -131,6 +141,8 @@ async function main(): Promise<void> {
       'tls-ca': { type: 'string', describe: 'CA to verify peers with' },
       'log-level': { type: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'pino log level' },
       restore: { type: 'string', describe: 'seed an empty data dir from a snapshot file, then start' },
+      'snapshot-entries': { type: 'number', default: 10_000, describe: 'snapshot the state and compact the log every N applied entries' },
+      'snapshot-trailing': { type: 'number', default: 5_000, describe: 'log entries kept behind a snapshot for slightly lagging followers' },
     })
     .strict()
     // A repeated flag takes its last value, as with most CLIs (never an array).

@@ -3,21 +3,26 @@
 // handle whose shutdown() is the SIGTERM path: hand off leadership, stop taking work, flush, close.
 
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { decodeSnapshotFileHeader, SnapshotFileError } from '@raftlock/protocol';
 import pino from 'pino';
 import { createHttpServer } from './api/http-server.js';
 import { ClientApi } from './api/client-api.js';
 import { ConfigError, clusterIdOf, type ServerConfig } from './config.js';
-import { asNodeId, type NodeId } from './ids.js';
+import { asLogIndex, asNodeId, asTerm, noNode, type NodeId } from './ids.js';
 import { defaultLockLimits } from './lock/lock-commands.js';
 import { LockStateMachine } from './lock/lock-state-machine.js';
+import { makeConfig, type ClusterConfig } from './raft/cluster-config.js';
 import type { Logger } from './raft/ports.js';
 import { defaultRaftLimits } from './raft/raft-node.js';
 import { CryptoRandom } from './runtime/crypto-random.js';
 import { Metrics } from './runtime/metrics.js';
+import { lockSnapshotCodec } from './runtime/lock-snapshot-codec.js';
 import { RaftDriver } from './runtime/raft-driver.js';
 import { SystemClock } from './runtime/system-clock.js';
 import { LmdbStorage } from './storage/lmdb-storage.js';
+import { joiningClusterId } from './storage/storage-identity.js';
 import { WsPeerTransport } from './transport/ws-peer-transport.js';
 
 export interface RunningServer {
@@ -29,6 +34,31 @@ export interface RunningServer {
 }
 
 const tickIntervalMs = 10;
+/** Membership changes made through the API give up after this long (the change may still commit). */
+export const membershipChangeTimeoutMs = 30_000;
+
+
+/** A backup file (raftlock snapshot save) as a snapshot at its index, for --restore. */
+function readBackup(path: string): { index: number; term: number; data: Uint8Array } {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new ConfigError(`--restore: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    const { header, dataOffset, fileBytes } = decodeSnapshotFileHeader(bytes);
+    if (bytes.byteLength !== fileBytes) throw new SnapshotFileError(`truncated or padded snapshot file: ${bytes.byteLength} bytes, ${fileBytes} expected`);
+    const data = new Uint8Array(bytes.subarray(dataOffset));
+    // Decoding it now refuses a damaged backup before anything is written to the data dir.
+    const restored = lockSnapshotCodec.decode(data);
+    if (restored.lastAppliedIndex() !== header.index) throw new SnapshotFileError(`damaged snapshot file: its data is at index ${restored.lastAppliedIndex()}, its header says ${header.index}`);
+    return { index: header.index, term: header.term, data };
+  } catch (error) {
+    if (error instanceof SnapshotFileError) throw new ConfigError(`--restore: ${path}: ${error.message}`);
+    throw new ConfigError(`--restore: ${path}: the snapshot data does not decode (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
 
 export function pinoLogger(level: string, nodeId: string): { logger: Logger; root: pino.Logger } {
   const options: pino.LoggerOptions = { level, base: { nodeId }, redact: { paths: ['peerSecret', 'token', 'authorization'], censor: '[redacted]' } };
@@ -46,25 +76,52 @@ export function pinoLogger(level: string, nodeId: string): { logger: Logger; roo
 export async function startServer(config: ServerConfig, options: { logger?: Logger } = {}): Promise<RunningServer> {
   const logger = options.logger ?? pinoLogger(config.logLevel, config.nodeId).logger;
   const nodeId = asNodeId(config.nodeId);
-  if (!config.peers.has(config.nodeId)) throw new ConfigError(`--id ${config.nodeId} is not one of --peers (${[...config.peers.keys()].join(', ')})`);
-  const clusterId = clusterIdOf(config.peers);
+  if (!config.join && !config.peers.has(config.nodeId)) throw new ConfigError(`--id ${config.nodeId} is not one of --peers (${[...config.peers.keys()].join(', ')})`);
   const metrics = new Metrics(true);
   const clock = new SystemClock();
+  const backup = config.restoreFile === undefined ? undefined : readBackup(config.restoreFile);
 
+  // The configuration lives in the data dir (stamped at bootstrap, then replicated). --peers only
+  // bootstraps an empty one; given on a restart, it must name the cluster the data dir belongs to.
+  const bootstrapConfig: ClusterConfig = config.join
+    ? makeConfig([])
+    : makeConfig([...config.peers].map(([id, address]) => ({ id: asNodeId(id), address, role: 'voter' as const })));
+  const expectedClusterId = config.join ? undefined : config.peersGiven || backup !== undefined ? clusterIdOf(config.peers) : undefined;
   const storage = LmdbStorage.open({
     dataDir: config.dataDir,
-    identity: { clusterId, nodeId: config.nodeId },
+    identity: { clusterId: expectedClusterId, nodeId: config.nodeId },
+    bootstrapConfig,
     onPersist: (durationMs) => metrics.fsyncSeconds.observe(durationMs / 1000),
   });
-  const voters: NodeId[] = [...config.peers.keys()].map(asNodeId);
-  const addresses = new Map<NodeId, string>([...config.peers].map(([id, address]) => [asNodeId(id), address]));
+  if (!config.join && !config.peersGiven && storage.isEmpty() && storage.identity.clusterId === joiningClusterId) {
+    await storage.close();
+    throw new ConfigError(`data dir ${config.dataDir} belongs to a member that joined a cluster; start it with --join again, not on its own`);
+  }
+  if (backup !== undefined) {
+    if (!storage.isEmpty()) {
+      await storage.close();
+      throw new ConfigError(`--restore: data dir ${config.dataDir} is not empty; restore only seeds a new member`);
+    }
+    // Every member of the new cluster restores the same file: the same snapshot at the same index
+    // and term, under the new cluster's configuration, so their logs agree from there on.
+    await storage.installSnapshot({ index: asLogIndex(backup.index), term: asTerm(backup.term), config: bootstrapConfig }, backup.data);
+    await storage.persist({ term: asTerm(backup.term), votedFor: noNode, commitIndex: asLogIndex(backup.index) }, []);
+    logger.info({ file: config.restoreFile, index: backup.index, bytes: backup.data.byteLength }, 'data dir seeded from backup');
+  }
+  const clusterId = storage.identity.clusterId;
+  const stored = storage.readSnapshot();
+  const stateMachine = stored.metadata.index === 0 ? new LockStateMachine(defaultLockLimits) : lockSnapshotCodec.decode(stored.data);
+  const voters: NodeId[] = [];
+  const addresses = new Map<NodeId, string>();
   let fatal = false;
   const driver = new RaftDriver({
     nodeId,
     voters,
     addresses,
     storage,
-    stateMachine: new LockStateMachine(defaultLockLimits),
+    stateMachine,
+    codec: lockSnapshotCodec,
+    snapshotPolicy: { everyEntries: config.snapshotEveryEntries, everyBytes: 64 * 1024 * 1024, trailingEntries: config.snapshotTrailingEntries },
     clock,
     random: new CryptoRandom(),
     logger,
@@ -78,11 +135,19 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       process.exit(70);
     },
   });
-  const peerAddresses = new Map<NodeId, string>([...addresses].filter(([id]) => id !== nodeId));
   const transport = new WsPeerTransport({
     nodeId,
-    clusterId,
-    peers: peerAddresses,
+    clusterId: clusterId === joiningClusterId ? undefined : clusterId,
+    advertise: config.advertise,
+    // The driver publishes the configuration's addresses when it starts.
+    peers: new Map(),
+    acceptsUnknownPeers: () => !driver.configuration().members.some((member) => member.id === nodeId),
+    onClusterIdLearned: (learned) => storage.adoptClusterId(learned),
+    snapshots: {
+      readChunk: (chunk) => storage.readSnapshotChunk(chunk),
+      onSnapshot: (message, data) => driver.stepSnapshot(message, data),
+      onSendFailed: (peerId) => driver.snapshotSendFailed(peerId),
+    },
     peerSecret: config.peerSecret,
     tls: undefined,
     onMessage: (message) => driver.step(message),
@@ -108,7 +173,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
   const bound = httpServer.address() as AddressInfo;
   const address = bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;
   driver.start();
-  logger.info({ address, dataDir: config.dataDir, clusterId, voters }, 'raftlockd member started');
+  logger.info({ address, dataDir: config.dataDir, clusterId, members: driver.configuration().members, snapshotIndex: stored.metadata.index }, 'raftlockd member started');
 
   let shutdownPromise: Promise<void> | undefined;
   const shutdown = () => {

@@ -44,3 +44,12 @@ test('read may only inspect, client may also lock and elect, admin may also forc
   expect(rolePermits('client', 'lock.forceRelease')).toBe(false);
   expect(rolePermits('admin', 'lock.forceRelease')).toBe(true);
 });
+
+test('members.list is a read; membership changes, leadership transfers and snapshot reads are admin only', () => {
+  expect(rolePermits('read', 'members.list')).toBe(true);
+  for (const op of ['members.add', 'members.remove', 'members.transferLeader', 'snapshot.read'] as const) {
+    expect(rolePermits('read', op)).toBe(false);
+    expect(rolePermits('client', op)).toBe(false);
+    expect(rolePermits('admin', op)).toBe(true);
+  }
+});

@@ -1,6 +1,7 @@
 // Client bearer tokens and their roles (SPEC §2 --token-file). A token file holds one `token role`
 // per line; `#` starts a comment. Roles: `read` may only inspect, `client` may also take locks,
-// sessions and elections, `admin` may do everything (force-release, membership).
+// sessions and elections, `admin` may do everything (force-release, membership changes, leadership
+// transfers, snapshot reads for backups: members.add/remove/transferLeader, snapshot.read).
 //
 // Tokens are kept only as SHA-256 digests: a lookup never compares raw secrets byte by byte, and a
 // heap dump or a log line cannot give one away.
@@ -12,7 +13,7 @@ export type ClientRole = 'read' | 'client' | 'admin';
 
 const roles: ReadonlySet<string> = new Set<ClientRole>(['read', 'client', 'admin']);
 
-const readOperations: ReadonlySet<OperationName> = new Set<OperationName>(['session.list', 'lock.get', 'lock.list', 'election.leader', 'watch.start', 'watch.cancel', 'cluster.status']);
+const readOperations: ReadonlySet<OperationName> = new Set<OperationName>(['session.list', 'lock.get', 'lock.list', 'election.leader', 'watch.start', 'watch.cancel', 'cluster.status', 'members.list']);
 const clientOperations: ReadonlySet<OperationName> = new Set<OperationName>([
   ...readOperations,
   'session.open',

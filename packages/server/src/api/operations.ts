@@ -3,15 +3,19 @@
 // lock state machine after a ReadIndex confirmed this member leads (or at once when `stale`).
 
 import {
+  InvalidArgumentError,
   serviceErrorFromWire,
+  TimeoutError,
   type ClientRequest,
   type LockInfo,
   type LockKind,
+  type MemberInfo,
   type OperationArgs,
   type OperationName,
   type OperationResult,
   type ServiceError,
 } from '@raftlock/protocol';
+import { asNodeId } from '../ids.js';
 import type { LockCommand } from '../lock/lock-commands.js';
 import type { CommandResult, LockInfo as MachineLockInfo } from '../lock/lock-state-machine.js';
 import type { RaftDriver } from '../runtime/raft-driver.js';
@@ -37,6 +41,9 @@ export interface OperationsOptions {
   readonly defaultSessionTtlMs: number;
   readonly defaultListLimit: number;
 }
+
+/** How long a membership change or a leadership transfer may wait when the request gives no timeoutMs. */
+const defaultAdminTimeoutMs = 10_000;
 
 type Handler<Op extends OperationName> = (args: OperationArgs<Op>, request: ClientRequest<Op>, context: ConnectionContext) => Promise<OperationResult<Op>>;
 
@@ -104,6 +111,22 @@ export class Operations {
       'watch.start': async (args, _request, context) => context.startWatch(args),
       'watch.cancel': async (args, _request, context) => ({ cancelled: context.cancelWatch(args.watchId) }),
       'cluster.status': async () => clusterStatusOf(options.driver, options.nodeId, options.address),
+      'members.list': async () => {
+        const leaderId = options.driver.role().leaderId;
+        return { members: this.members(), leaderId: leaderId === '' ? null : leaderId, configIndex: options.driver.configurationIndex() };
+      },
+      'members.add': (args) => this.addMember(args),
+      'members.remove': async (args) => {
+        this.requireLeader();
+        // Already gone (a retry whose first attempt went through, or a repeat): done.
+        if (this.members().some((member) => member.id === args.id)) await options.driver.removeMember(args.id, args.timeoutMs ?? defaultAdminTimeoutMs);
+        return { members: this.members() };
+      },
+      'members.transferLeader': (args) => this.transferLeader(args),
+      'snapshot.read': async (args) => {
+        this.requireLeader();
+        return options.driver.backupSnapshotChunk(args.chunk, args.index);
+      },
     };
   }
 
@@ -160,6 +183,77 @@ export class Operations {
         },
         (error: ServiceError) => settle(() => reject(error)),
       );
+    });
+  }
+
+  // ---- membership (Raft configuration changes, not lock commands) -----------------------------
+
+  /** Admin ops change the configuration through the leader, like lock commands. */
+  private requireLeader(): void {
+    if (this.options.driver.role().role !== 'leader') throw this.options.driver.notLeaderError();
+  }
+
+  private members(): MemberInfo[] {
+    return this.options.driver.configuration().members.map((member) => ({ id: member.id, address: member.address, role: member.role }));
+  }
+
+  private async addMember(args: OperationArgs<'members.add'>): Promise<OperationResult<'members.add'>> {
+    this.requireLeader();
+    const members = this.members();
+    const existing = members.find((member) => member.id === args.id);
+    if (existing !== undefined && existing.address !== args.address) {
+      throw new InvalidArgumentError(`members.add: ${args.id} is already a member at ${existing.address}; remove it first to give it another address`);
+    }
+    const sharing = members.find((member) => member.address === args.address && member.id !== args.id);
+    if (sharing !== undefined) throw new InvalidArgumentError(`members.add: ${args.address} is already the address of member ${sharing.id}`);
+    // Already a voter at this address (a retry whose first attempt went through, or a repeat): done.
+    // A learner at this address is handed to the driver, which resumes its catch-up and promotion.
+    if (existing?.role !== 'voter') await this.options.driver.addMember(args.id, args.address, args.timeoutMs ?? defaultAdminTimeoutMs);
+    return { members: this.members() };
+  }
+
+  private async transferLeader(args: OperationArgs<'members.transferLeader'>): Promise<OperationResult<'members.transferLeader'>> {
+    this.requireLeader();
+    const { driver, nodeId, clock } = this.options;
+    const timeoutMs = args.timeoutMs ?? defaultAdminTimeoutMs;
+    const deadlineMs = clock.monotonicMs() + timeoutMs;
+    const members = this.members();
+    if (args.id === nodeId) return { leaderId: nodeId }; // already there: a retry that reached the new leader
+    if (args.id !== undefined) {
+      const target = members.find((member) => member.id === args.id);
+      if (target === undefined) throw new InvalidArgumentError(`members.transferLeader: ${args.id} is not a member`);
+      if (target.role !== 'voter') throw new InvalidArgumentError(`members.transferLeader: ${args.id} is a learner; only a voter can lead`);
+    } else if (!members.some((member) => member.role === 'voter' && member.id !== nodeId)) {
+      throw new InvalidArgumentError('members.transferLeader: there is no other voter to hand leadership to');
+    }
+    const moved = await driver.transferLeadership(args.id === undefined ? undefined : asNodeId(args.id), timeoutMs);
+    if (!moved) throw new TimeoutError(`members.transferLeader: leadership did not move within ${timeoutMs} ms`);
+    const leaderId = await this.newLeaderId(deadlineMs);
+    if (leaderId === undefined) throw new TimeoutError(`members.transferLeader: ${nodeId} stepped down, but no new leader was known within ${timeoutMs} ms`);
+    return { leaderId };
+  }
+
+  /** The leader after this member stepped down, once it is known (it speaks within a heartbeat), or undefined by the deadline. */
+  private newLeaderId(deadlineMs: number): Promise<string | undefined> {
+    const { driver, nodeId, clock } = this.options;
+    const known = (): string | undefined => {
+      const leaderId = driver.role().leaderId;
+      return leaderId === '' || leaderId === nodeId ? undefined : leaderId;
+    };
+    const now = known();
+    if (now !== undefined) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      let unsubscribe = (): void => {};
+      const finish = (leaderId: string | undefined) => {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve(leaderId);
+      };
+      const timer = setTimeout(() => finish(undefined), Math.max(0, deadlineMs - clock.monotonicMs()));
+      unsubscribe = driver.onRoleChange(() => {
+        const leaderId = known();
+        if (leaderId !== undefined) finish(leaderId);
+      });
     });
   }
 

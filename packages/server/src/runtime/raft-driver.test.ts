@@ -16,6 +16,7 @@ import { MemoryStorage } from '../testing/memory-storage.js';
 import { SeededRandom } from '../testing/seeded-random.js';
 import type { PeerTransport } from '../transport/ports.js';
 import { encodeCommand } from './command-codec.js';
+import { lockSnapshotCodec } from './lock-snapshot-codec.js';
 import { Metrics } from './metrics.js';
 import { RaftDriver, type DurableLog } from './raft-driver.js';
 import type { Clock } from './system-clock.js';
@@ -35,6 +36,17 @@ class TestLog implements DurableLog {
 
   initialHardState() {
     return this.memory.initialHardState();
+  }
+  snapshotMetadata() {
+    return this.memory.snapshotMetadata();
+  }
+  async compact(...args: Parameters<MemoryStorage['compact']>): Promise<void> {
+    await Promise.resolve();
+    this.memory.compact(...args);
+  }
+  async installSnapshot(...args: Parameters<MemoryStorage['installSnapshot']>): Promise<void> {
+    await Promise.resolve();
+    this.memory.installSnapshot(...args);
   }
   firstIndex() {
     return this.memory.firstIndex();
@@ -146,6 +158,8 @@ function makeHarness(options: { voters: readonly NodeId[]; seed?: (log: TestLog)
     addresses,
     storage: log,
     stateMachine: new LockStateMachine(defaultLockLimits),
+    codec: lockSnapshotCodec,
+    snapshotPolicy: { everyEntries: 0, everyBytes: 0, trailingEntries: 0 },
     clock: fakeClock,
     random: new SeededRandom(7),
     logger: silentLogger,

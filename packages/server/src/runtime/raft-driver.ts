@@ -27,7 +27,7 @@ import {
   type ServiceError,
 } from '@raftlock/protocol';
 import { assert } from '../assert.js';
-import { asLogIndex, type LogIndex, type NodeId } from '../ids.js';
+import { asLogIndex, asNodeId, type LogIndex, type NodeId } from '../ids.js';
 import type { LockCommand } from '../lock/lock-commands.js';
 import type { LockStateMachine} from '../lock/lock-state-machine.js';
 import { type ApplyOutcome, type CommandResult } from '../lock/lock-state-machine.js';
@@ -402,18 +402,21 @@ export class RaftDriver {
     chunk: number,
     index: number | undefined,
   ): Promise<{ index: number; term: number; chunk: number; chunkCount: number; totalBytes: number; data: Uint8Array }> {
-    const storage = this.options.storage as DurableLog & Partial<{ readSnapshotChunk(chunk: number): { metadata: SnapshotMetadata; totalBytes: number; chunkCount: number; data: Uint8Array } }>;
-    if (storage.readSnapshotChunk === undefined) throw new UnavailableError('this member cannot read snapshots');
+    const storage = this.options.storage as DurableLog &
+      Partial<{ snapshotChunkCount(): number; readSnapshotChunk(chunk: number): { metadata: SnapshotMetadata; totalBytes: number; chunkCount: number; data: Uint8Array } }>;
+    if (storage.readSnapshotChunk === undefined || storage.snapshotChunkCount === undefined) throw new UnavailableError('this member cannot read snapshots');
     if (index === undefined) {
       if (chunk !== 0) throw new InvalidArgumentError('chunks after the first name the snapshot index the first one returned');
-      const readIndex = await this.linearizableRead();
-      if (this.options.storage.snapshotMetadata().index < readIndex) await this.snapshotNow();
+      // Everything committed before this call is applied here once the read returns; snapshot that.
+      await this.linearizableRead();
+      if (this.options.storage.snapshotMetadata().index < this.appliedIndex) await this.snapshotNow();
+    } else if (this.options.storage.snapshotMetadata().index !== index) {
+      throw new UnavailableError('the snapshot changed; start again from chunk 0');
     }
-    const snapshot = this.options.storage.snapshotMetadata();
-    if (index !== undefined && snapshot.index !== index) throw new UnavailableError('the snapshot changed; start again from chunk 0');
-    const piece = storage.readSnapshotChunk(Math.min(chunk, Math.max(0, this.options.storage.snapshotMetadata().index === 0 ? 0 : chunk)));
-    if (chunk >= Math.max(1, piece.chunkCount)) throw new InvalidArgumentError(`chunk ${chunk} is beyond the snapshot's ${piece.chunkCount} chunks`);
-    return { index: piece.metadata.index, term: piece.metadata.term, chunk, chunkCount: piece.chunkCount, totalBytes: piece.totalBytes, data: piece.data };
+    const chunkCount = storage.snapshotChunkCount();
+    if (chunk >= chunkCount) throw new InvalidArgumentError(`chunk ${chunk} is beyond the snapshot's ${chunkCount} chunks`);
+    const piece = storage.readSnapshotChunk(chunk);
+    return { index: piece.metadata.index, term: piece.metadata.term, chunk, chunkCount, totalBytes: piece.totalBytes, data: piece.data };
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import { asLogIndex, asNodeId, asTerm, noNode, type LogIndex } from '../ids.js';
 import { entryOverheadBytes, type HardState, type LogEntry } from '../raft/log-entry.js';
 import { MemoryStorage } from '../testing/memory-storage.js';
 import { DataDirError, LmdbStorage, type LmdbStorageOptions, type StorageIdentity } from './lmdb-storage.js';
+import { storageFormatVersion } from './meta-record.js';
 
 // Wrap lmdb's open() (calling through to the real one) so a test can see how the env was opened.
 vi.mock('lmdb', async (importOriginal) => {
@@ -319,7 +320,7 @@ describe('LmdbStorage: a data dir belongs to one member of one cluster', () => {
     const identityRecord = { formatVersion: 99, clusterId: identity.clusterId, nodeId: identity.nodeId };
     await foreign.openDB('meta', { encoding: 'binary' }).put('identity', new Packr({ useRecords: false }).pack(identityRecord));
     await foreign.close();
-    expect(() => openStorage(dataDir)).toThrow(`data dir ${dataDir} has storage format 99; this raftlockd reads format 1`);
+    expect(() => openStorage(dataDir)).toThrow(`data dir ${dataDir} has storage format 99; this raftlockd reads format ${storageFormatVersion}`);
   });
 
   test('a data dir another live process has open is refused, naming that process', async () => {

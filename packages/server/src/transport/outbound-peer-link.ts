@@ -39,7 +39,7 @@ export interface OutboundPeerLinkOptions {
   readonly address: string;
   readonly peerSecret: string | undefined;
   /** Our own address, sent in the handshake so a member that is joining can answer us. */
-  readonly advertise: string;
+  readonly advertise: string | undefined;
   readonly tls: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer } | undefined;
   readonly limits: OutboundPeerLinkLimits;
   readonly counters: TransportCounters;

@@ -211,7 +211,7 @@ describe('peer codec refuses malformed frames', () => {
   });
 
   test('an unknown message type or an extra field is refused', () => {
-    expect(expectRefused(rawFrame([{ ...validHeartbeat, type: 'InstallSnapshot' }])).message).toContain('unknown message type');
+    expect(expectRefused(rawFrame([{ ...validHeartbeat, type: 'ReadSnapshotPlease' }])).message).toContain('unknown message type');
     expect(expectRefused(rawFrame([{ ...validHeartbeat, extra: 1 }])).message).toContain('has 7 fields, at most 6');
     const { round: _replaced, ...withoutRound } = validHeartbeat;
     expect(expectRefused(rawFrame([{ ...withoutRound, extra: 1 }])).message).toContain('unknown field "extra"');

@@ -14,7 +14,7 @@ const expectations = {
 describe('checkPeerHandshake', () => {
   test('accepts a known peer of the same cluster presenting the secret', () => {
     const headers = peerHandshakeHeaders({ nodeId: asNodeId('n2'), clusterId: 'cluster-a', peerSecret: 's3cret' });
-    expect(checkPeerHandshake(headers, expectations)).toEqual({ accepted: true, peerId: 'n2' });
+    expect(checkPeerHandshake(headers, expectations)).toEqual({ accepted: true, peerId: 'n2', clusterId: 'cluster-a', address: undefined });
   });
 
   test('refuses a missing or wrong secret with 401 before looking at identity', () => {
@@ -37,7 +37,7 @@ describe('checkPeerHandshake', () => {
   test('without a configured secret, identity alone decides', () => {
     const open = { ...expectations, peerSecret: undefined };
     const headers = peerHandshakeHeaders({ nodeId: asNodeId('n3'), clusterId: 'cluster-a', peerSecret: undefined });
-    expect(checkPeerHandshake(headers, open)).toEqual({ accepted: true, peerId: 'n3' });
+    expect(checkPeerHandshake(headers, open)).toEqual({ accepted: true, peerId: 'n3', clusterId: 'cluster-a', address: undefined });
   });
 
   test('refusal reasons never contain the secret', () => {

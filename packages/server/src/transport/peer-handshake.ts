@@ -29,8 +29,9 @@ export type PeerHandshakeResult =
   | { readonly accepted: false; readonly status: 401 | 403; readonly reason: string };
 
 /** Headers a dialling member sends; the secret goes in `authorization` only when configured. */
-export function peerHandshakeHeaders(options: { nodeId: NodeId; clusterId: string; peerSecret: string | undefined; advertise: string }): Record<string, string> {
-  const headers: Record<string, string> = { [nodeHeader]: options.nodeId, [clusterHeader]: options.clusterId, [addressHeader]: options.advertise };
+export function peerHandshakeHeaders(options: { nodeId: NodeId; clusterId: string; peerSecret: string | undefined; advertise?: string | undefined }): Record<string, string> {
+  const headers: Record<string, string> = { [nodeHeader]: options.nodeId, [clusterHeader]: options.clusterId };
+  if (options.advertise !== undefined) headers[addressHeader] = options.advertise;
   if (options.peerSecret !== undefined) headers['authorization'] = `Bearer ${options.peerSecret}`;
   return headers;
 }

@@ -72,12 +72,13 @@ export interface WsPeerTransportOptions {
   /** undefined while joining: the first member that dials us (the leader adding us) tells us. */
   readonly clusterId: string | undefined;
   /** Our own host:port, sent to the members we dial. */
-  readonly advertise: string;
+  readonly advertise?: string;
   /** A member waiting to be added accepts peers it does not know yet (and learns their addresses). */
-  acceptsUnknownPeers(): boolean;
+  readonly acceptsUnknownPeers?: () => boolean;
   /** The cluster id, learned from the first accepted peer while joining (persist it). */
-  onClusterIdLearned(clusterId: string): void;
-  readonly snapshots: SnapshotPorts;
+  readonly onClusterIdLearned?: (clusterId: string) => void;
+  /** Absent: this transport neither sends nor accepts snapshots. */
+  readonly snapshots?: SnapshotPorts;
   /** Other members' host:port (not including self). */
   readonly peers: ReadonlyMap<NodeId, string>;
   /** When set, every connection must present it. */
@@ -156,7 +157,7 @@ export class WsPeerTransport implements PeerTransport {
       assert(message.from === this.options.nodeId, 'a member only sends its own messages');
       assert(message.to !== this.options.nodeId, 'a member never messages itself');
       const link = this.closed ? undefined : this.links.get(message.to);
-      if (link !== undefined && message.type === 'InstallSnapshot') {
+      if (link !== undefined && message.type === 'InstallSnapshot' && this.options.snapshots !== undefined) {
         this.streamSnapshot(link, message);
         continue;
       }
@@ -200,7 +201,7 @@ export class WsPeerTransport implements PeerTransport {
       nodeId: this.options.nodeId,
       clusterId: this.clusterId,
       peerSecret: this.options.peerSecret,
-      isKnownPeer: (peerId) => this.peerAddresses.has(peerId as NodeId) || this.options.acceptsUnknownPeers(),
+      isKnownPeer: (peerId) => this.peerAddresses.has(peerId as NodeId) || (this.options.acceptsUnknownPeers?.() ?? false),
     });
     if (!verdict.accepted) {
       const claimed = request.headers[nodeHeader];
@@ -213,7 +214,7 @@ export class WsPeerTransport implements PeerTransport {
     if (this.clusterId === undefined) {
       this.clusterId = verdict.clusterId;
       this.options.logger.info({ clusterId: verdict.clusterId, peerId: verdict.peerId }, 'joined cluster');
-      this.options.onClusterIdLearned(verdict.clusterId);
+      this.options.onClusterIdLearned?.(verdict.clusterId);
     }
     if (!this.peerAddresses.has(verdict.peerId)) {
       // A member we are not configured with yet (we are waiting to be added): answer it at the
@@ -231,18 +232,20 @@ export class WsPeerTransport implements PeerTransport {
     this.runSnapshotStream(link, message)
       .catch((error: unknown) => {
         this.options.logger.warn({ peerId: message.to, error: error instanceof Error ? error.message : String(error) }, 'snapshot stream to peer failed');
-        if (!this.closed) this.options.snapshots.onSendFailed(message.to);
+        if (!this.closed) this.options.snapshots?.onSendFailed(message.to);
       })
       .finally(() => this.snapshotStreams.delete(message.to));
   }
 
   private async runSnapshotStream(link: OutboundPeerLink, message: InstallSnapshot): Promise<void> {
-    const first = this.options.snapshots.readChunk(0);
+    const snapshots = this.options.snapshots;
+    assert(snapshots !== undefined, 'snapshots are streamed only by a transport with snapshot ports');
+    const first = snapshots.readChunk(0);
     const { metadata, chunkCount, totalBytes } = first;
     const socket = await this.waitWritable(link);
     const startedMs = performance.now();
     for (let chunk = 0; chunk < Math.max(1, chunkCount); chunk++) {
-      const piece = chunk === 0 ? first : this.options.snapshots.readChunk(chunk);
+      const piece = chunk === 0 ? first : snapshots.readChunk(chunk);
       if (piece.metadata.index !== metadata.index) throw new Error('the snapshot was replaced while streaming it');
       if ((await this.waitWritable(link)) !== socket) throw new Error('the connection changed while streaming');
       const frame: SnapshotChunk = {
@@ -263,7 +266,7 @@ export class WsPeerTransport implements PeerTransport {
     this.options.logger.info({ peerId: message.to, index: metadata.index, totalBytes, ms: Math.round(performance.now() - startedMs) }, 'snapshot streamed to peer');
   }
 
-  private async waitWritable(link: OutboundPeerLink): Promise<import('ws').WebSocket> {
+  private async waitWritable(link: OutboundPeerLink): Promise<WebSocket> {
     const deadline = performance.now() + snapshotStreamStallMs;
     for (;;) {
       if (this.closed) throw new Error('transport closed');
@@ -317,7 +320,7 @@ export class WsPeerTransport implements PeerTransport {
       data.set(part, offset);
       offset += part.byteLength;
     }
-    this.options.snapshots.onSnapshot(message, data);
+    this.options.snapshots?.onSnapshot(message, data);
   }
 
   stats(): WsPeerTransportStats {
