@@ -430,7 +430,7 @@ export class Simulation {
     const { everyEntries, trailingEntries } = this.options.snapshots;
     const node = member.node;
     if (everyEntries === 0 || !node) return;
-    const appliedIndex = member.appliedIndex;
+    const appliedIndex = asLogIndex(member.appliedIndex);
     const snapshotIndex = member.storage.snapshotMetadata().index;
     // Only what is applied here and on this member's disk (the Ready just handled persisted it).
     if (appliedIndex - snapshotIndex < everyEntries || appliedIndex > member.storage.lastIndex()) return;
