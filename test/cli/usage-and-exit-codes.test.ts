@@ -2,7 +2,7 @@
 // that cannot be reached — endpoints on free ports with nothing listening — exits 3 within --timeout,
 // with one line, and `lock run` then never starts its command.
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,11 +59,20 @@ test('an unreachable cluster exits 3 within --timeout, with one line, and lock r
   }
 });
 
-test('membership changes and snapshots fail with exit 1 and say they are not supported, without touching anything', async () => {
-  for (const args of [['members', 'add', 'n4', '127.0.0.1:7074'], ['members', 'remove', 'n3'], ['members', 'transfer-leader', 'n2'], ['snapshot', 'save', '/nonexistent/backup']]) {
-    const result = await runCli(args);
-    expect(result.exitCode).toBe(1);
-    expect(lines(result.stderr)).toEqual([expect.stringContaining('not supported by this server yet')]);
+test('membership changes and snapshot save exit 3 against an unreachable cluster, and leave no backup file behind', async () => {
+  const endpoints = (await freePorts(1)).map((port) => `127.0.0.1:${port}`).join(',');
+  const directory = await mkdtemp(join(tmpdir(), 'raftlock-cli-'));
+  try {
+    const backup = join(directory, 'backup.raftlock');
+    for (const args of [['members', 'add', 'n4', '127.0.0.1:7074'], ['members', 'remove', 'n3'], ['members', 'transfer-leader', 'n2'], ['snapshot', 'save', backup]]) {
+      const result = await runCli(['--endpoints', endpoints, '--timeout', '500ms', ...args]);
+      expect(result.exitCode).toBe(3);
+      expect(result.stdout).toBe('');
+      expect(lines(result.stderr)).toEqual([expect.stringMatching(/^raftlock: cluster unavailable: /)]);
+    }
+    expect(await readdir(directory)).toEqual([]);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
   }
 });
 

@@ -8,7 +8,7 @@
 
 import { hostname } from 'node:os';
 import { connect, type Client } from '@raftlock/client';
-import { lockNameProblem } from '@raftlock/protocol';
+import { lockNameProblem, memberAddressProblem, memberIdProblem } from '@raftlock/protocol';
 import type { GlobalOptions } from './cli-context.js';
 import { formatDuration } from './duration.js';
 import { CliError, exitCodes, usageError } from './exit-codes.js';
@@ -80,4 +80,18 @@ export function checkName(name: string, what: string): string {
   const problem = lockNameProblem(name);
   if (problem !== undefined) throw usageError(`${what}: ${JSON.stringify(name)}: name ${problem}`);
   return name;
+}
+
+/** A member id the server would refuse is a usage error (exit 2), caught before connecting. */
+export function checkMemberId(id: string, what: string): string {
+  const problem = memberIdProblem(id);
+  if (problem !== undefined) throw usageError(`${what}: member id ${JSON.stringify(id)} ${problem}`);
+  return id;
+}
+
+/** So is an address that is not host:port. */
+export function checkMemberAddress(address: string, what: string): string {
+  const problem = memberAddressProblem(address);
+  if (problem !== undefined) throw usageError(`${what}: address ${JSON.stringify(address)} ${problem} (the member's --advertise address, e.g. 10.0.0.4:7070)`);
+  return address;
 }

@@ -41,6 +41,12 @@ test.each([
   [['election', 'run', 'scheduler'], /Not enough non-option arguments/],
   [['lock', 'get', 'bad\u0001name'], /^raftlock: lock get: "bad\\u0001name": name must not contain control characters$/],
   [['watch', '--kind', 'queue'], /Invalid values/],
+  [['members', 'add', 'N4', '127.0.0.1:7074'], /^raftlock: members add: member id "N4" must match \[a-z0-9-\]\{1,32\}$/],
+  [['members', 'add', 'n4', 'ws://10.0.0.4:7070'], /^raftlock: members add: address "ws:\/\/10\.0\.0\.4:7070" must be host:port \(the member's --advertise address, e\.g\. 10\.0\.0\.4:7070\)$/],
+  [['members', 'add', 'n4'], /Not enough non-option arguments/],
+  [['members', 'remove', 'n_3'], /^raftlock: members remove: member id "n_3" must match/],
+  [['members', 'transfer-leader'], /Not enough non-option arguments/],
+  [['snapshot', 'save'], /Not enough non-option arguments/],
 ])('usage error %j exits 2 with one line', async (argv, message) => {
   const { exitCode, stdout, stderr } = await cli(argv);
   expect(exitCode).toBe(2);
@@ -50,11 +56,11 @@ test.each([
   expect(stderr.trimEnd()).toMatch(message);
 });
 
-test('unsupported membership and snapshot commands exit 1 and say so, without contacting anything', async () => {
-  const added = await cli(['members', 'add', 'n4', '127.0.0.1:7074']);
-  expect(added).toEqual({ exitCode: 1, stdout: '', stderr: expect.stringMatching(/^raftlock: members add: not supported by this server yet \(.*\)\n$/) });
-  const saved = await cli(['snapshot', 'save', 'backup.raftlock']);
-  expect(saved).toEqual({ exitCode: 1, stdout: '', stderr: 'raftlock: snapshot save: not supported by this server yet (nothing was written)\n' });
+test('snapshot save into a directory that cannot be written exits 1 before contacting anything', async () => {
+  const startedMs = performance.now();
+  const saved = await cli(['--timeout', '10s', 'snapshot', 'save', '/nonexistent-raftlock-dir/backup.raftlock'], { RAFTLOCK_ENDPOINTS: '127.0.0.1:1' });
+  expect(saved).toEqual({ exitCode: 1, stdout: '', stderr: expect.stringMatching(/^raftlock: snapshot save: cannot write into \/nonexistent-raftlock-dir: .*ENOENT.*\n$/) });
+  expect(performance.now() - startedMs).toBeLessThan(1_000);
 });
 
 test('RAFTLOCK_ENDPOINTS is the default endpoint list, and nothing listening there is exit 3 within --timeout', async () => {

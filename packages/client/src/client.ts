@@ -13,8 +13,10 @@ import {
   type SessionInfo,
 } from '@raftlock/protocol';
 import type { BackoffOptions } from './backoff.js';
-import { Connection, type CallOutcome, type TlsOptions } from './connection.js';
+import { Connection, type CallOptions, type CallOutcome, type TlsOptions } from './connection.js';
+import { Members } from './members.js';
 import { Session, type SessionOptions } from './session.js';
+import { Snapshots } from './snapshots.js';
 import { toLockHolder, toLockState, type ElectionLeader, type LockState, type WatchItem } from './views.js';
 import { observeElection, openWatch, type ObserveOptions, type WatchOptions } from './watch-stream.js';
 
@@ -78,6 +80,10 @@ export async function connect(options: ConnectOptions): Promise<Client> {
 }
 
 export class Client {
+  /** The cluster's configuration: list, and (admin) add, remove, transferLeader. */
+  readonly members: Members;
+  /** Backups of the replicated state (admin): save(path), for `raftlockd --restore`. */
+  readonly snapshot: Snapshots;
   private readonly sessionsOpen = new Set<Session>();
   private readonly streams = new Set<AsyncIterableIterator<unknown>>();
   private closing: Promise<void> | undefined;
@@ -86,7 +92,14 @@ export class Client {
   constructor(
     private readonly connection: Connection,
     private readonly requestTimeoutMs: number,
-  ) {}
+  ) {
+    const call = <Op extends OperationName>(op: Op, args: OperationArgs<Op>, options: CallOptions<Op>): Promise<CallOutcome<Op>> => {
+      this.assertOpen();
+      return this.connection.call(op, args, options);
+    };
+    this.members = new Members(call, requestTimeoutMs);
+    this.snapshot = new Snapshots(call, requestTimeoutMs);
+  }
 
   /** The member this client is connected to (host:port), if connected. */
   get connectedTo(): string | undefined {

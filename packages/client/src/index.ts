@@ -6,6 +6,8 @@ export type { TlsOptions } from './connection.js';
 export type { BackoffOptions } from './backoff.js';
 export { Session, type SessionOptions, type SessionState, type SessionEvents, type LockOptions, type TryLockOptions, type KeepaliveAck } from './session.js';
 export { Lock } from './lock.js';
+export { Members, type Membership, type MemberChangeOptions } from './members.js';
+export { Snapshots, type SaveSnapshotOptions, type SnapshotProgress, type SavedSnapshot } from './snapshots.js';
 export { Election, Leadership, type CampaignOptions } from './election.js';
 export { FencingGuard, StaleTokenError } from './fencing-guard.js';
 export type { WatchOptions, ObserveOptions } from './watch-stream.js';
@@ -35,6 +37,7 @@ export {
   type ErrorCode,
   type ClusterStatus,
   type MemberStatus,
+  type MemberInfo,
   type SessionInfo,
   type WaiterInfo,
   type LockKind,

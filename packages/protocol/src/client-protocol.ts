@@ -62,7 +62,8 @@ export interface WatchEvent {
 export interface MemberStatus {
   readonly id: string;
   readonly address: string;
-  readonly role: 'leader' | 'follower' | 'candidate' | 'preCandidate' | 'unknown';
+  /** 'learner': a non-voting member catching up (members.add promotes it to voter once it has). */
+  readonly role: 'leader' | 'follower' | 'candidate' | 'preCandidate' | 'learner' | 'unknown';
   readonly reachable: boolean;
   /** Leader's view of the member's log (matchIndex), when this member is the leader. */
   readonly matchIndex?: number;
@@ -79,6 +80,44 @@ export interface ClusterStatus {
   readonly appliedIndex: number;
   readonly lastIndex: number;
   readonly members: readonly MemberStatus[];
+}
+
+/** One member of the cluster's configuration (its Raft membership). */
+export interface MemberInfo {
+  /** [a-z0-9-]{1,32}, as given to raftlockd --id. */
+  readonly id: string;
+  /** host:port that members and clients use to reach it (its --advertise address). */
+  readonly address: string;
+  /** Learners receive the log but do not vote and do not count toward a majority. */
+  readonly role: 'voter' | 'learner';
+}
+
+/** One chunk of the leader's snapshot (snapshot.read), for backups (`raftlock snapshot save`). */
+export interface SnapshotChunk {
+  /** The last log index the snapshot covers; the same in every chunk of one snapshot. */
+  readonly index: number;
+  /** The term of the entry at index. */
+  readonly term: number;
+  /** 0-based position of this chunk. */
+  readonly chunk: number;
+  readonly chunkCount: number;
+  /** The snapshot's whole size: the chunks' data, concatenated in order, is exactly this long. */
+  readonly totalBytes: number;
+  /** At most protocolLimits.maxSnapshotChunkBytes. */
+  readonly data: Uint8Array;
+  /**
+   * The configuration at index (the snapshot's own), when the member reports it; a backup's header
+   * takes it from here, else from members.list when no configuration change is newer than index.
+   */
+  readonly members?: readonly MemberInfo[];
+}
+
+/**
+ * Membership changes and leadership transfers wait for the cluster; timeoutMs (100 ms–10 min) bounds
+ * the wait, after which the member answers TIMEOUT. The SDK sends its own deadline here.
+ */
+interface AdminWaitArgs {
+  readonly timeoutMs?: number;
 }
 
 /** Reads are linearizable (ReadIndex through the leader) unless `stale` asks any member to answer. */
@@ -113,13 +152,29 @@ export interface Operations {
   };
   'watch.cancel': { args: { watchId: string }; result: { cancelled: boolean } };
   'cluster.status': { args: Record<string, never>; result: ClusterStatus };
+  /** The configuration as this member knows it (like cluster.status, answered by any member). */
+  'members.list': { args: Record<string, never>; result: { members: MemberInfo[]; leaderId: string | null; configIndex: number } };
+  /** Adds the member as a learner, waits for it to catch up, then promotes it to voter. Leader only. */
+  'members.add': { args: AdminWaitArgs & { id: string; address: string }; result: { members: MemberInfo[] } };
+  'members.remove': { args: AdminWaitArgs & { id: string }; result: { members: MemberInfo[] } };
+  /** Without id: to the most up-to-date voter. Resolves once another member leads. */
+  'members.transferLeader': { args: AdminWaitArgs & { id?: string }; result: { leaderId: string } };
+  /**
+   * Chunk 0 without index takes a fresh snapshot first; later chunks pass the index chunk 0 gave.
+   * When the leader's snapshot has moved on (or leadership moved) meanwhile: UNAVAILABLE, start again.
+   */
+  'snapshot.read': { args: { chunk: number; index?: number }; result: SnapshotChunk };
 }
 
 export type OperationName = keyof Operations;
 export type OperationArgs<Op extends OperationName> = Operations[Op]['args'];
 export type OperationResult<Op extends OperationName> = Operations[Op]['result'];
 
-/** Ops that change the replicated state: they go through the log and are deduplicated by request id. */
+/**
+ * Ops that change the replicated state: they go through the log and are deduplicated by request id.
+ * The members.* changes are not here: they are Raft configuration changes, not lock commands, and a
+ * retry of one is made safe by the server treating "already done" as done, not by a dedupe table.
+ */
 export const mutatingOperations: ReadonlySet<OperationName> = new Set<OperationName>([
   'session.open',
   'session.close',

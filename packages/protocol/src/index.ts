@@ -40,6 +40,28 @@ export {
   type WatchEventType,
   type ClusterStatus,
   type MemberStatus,
+  type MemberInfo,
+  type SnapshotChunk,
 } from './client-protocol.js';
-export { validateRequest, lockNameProblem, isOperationName, isMutatingOperation, type ValidatedRequest } from './validate-request.js';
+export {
+  validateRequest,
+  lockNameProblem,
+  memberIdProblem,
+  memberAddressProblem,
+  isOperationName,
+  isMutatingOperation,
+  type ValidatedRequest,
+} from './validate-request.js';
+export {
+  snapshotFileMagic,
+  snapshotFilePrefixBytes,
+  maxSnapshotFileHeaderBytes,
+  encodeSnapshotFileHeader,
+  decodeSnapshotFileHeaderLength,
+  decodeSnapshotFileHeader,
+  snapshotFileHeaderProblem,
+  SnapshotFileError,
+  type SnapshotFileHeader,
+  type DecodedSnapshotFileHeader,
+} from './snapshot-file.js';
 export { encodeFrame, decodeFrame, FrameDecodeError } from './frame-codec.js';

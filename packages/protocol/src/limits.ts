@@ -16,4 +16,9 @@ export const protocolLimits = {
   /** Requests one connection may have in flight (waiting acquires included). */
   maxInflightRequestsPerConnection: 4096,
   maxWatchesPerConnection: 256,
+  /** snapshot.read: the data of one chunk, so that a reply stays well inside one frame. */
+  maxSnapshotChunkBytes: 512 * 1024,
+  /** members.add / remove / transferLeader: bounds of the `timeoutMs` argument. */
+  minAdminTimeoutMs: 100,
+  maxAdminTimeoutMs: 600_000,
 } as const;

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { decodeFrame, encodeFrame, FrameDecodeError } from './frame-codec.js';
 import { protocolLimits } from './limits.js';
-import { validateRequest } from './validate-request.js';
+import { isMutatingOperation, validateRequest } from './validate-request.js';
 
 const valid = (op: string, args: Record<string, unknown>) => validateRequest({ id: 'r1', op, args });
 const codeOf = (op: string, args: Record<string, unknown>) => {
@@ -66,6 +66,73 @@ describe('validateRequest', () => {
         validateRequest({ id: 'r', op: 'lock.acquire', args: value });
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('validateRequest: membership and snapshot ops', () => {
+  test('members.list takes no arguments', () => {
+    expect(codeOf('members.list', {})).toBe('OK');
+    expect(codeOf('members.list', { stale: true })).toBe('INVALID_ARGUMENT');
+  });
+
+  test('members.add needs an id like --id and a host:port address', () => {
+    expect(codeOf('members.add', { id: 'n4', address: '10.0.0.4:7070' })).toBe('OK');
+    expect(codeOf('members.add', { id: 'n-4', address: 'raft-4.example.com:7070', timeoutMs: 60_000 })).toBe('OK');
+    expect(codeOf('members.add', { id: 'n4', address: '[::1]:7074' })).toBe('OK');
+    expect(codeOf('members.add', { id: 'x'.repeat(32), address: 'h:1' })).toBe('OK');
+    for (const id of ['', 'N4', 'n_4', 'n 4', 'x'.repeat(33), 'ñ4']) expect(codeOf('members.add', { id, address: 'h:1' }), id).toBe('INVALID_ARGUMENT');
+    for (const address of ['', '10.0.0.4', ':7070', '10.0.0.4:0', '10.0.0.4:65536', 'ws://10.0.0.4:7070', '10.0.0.4:7070 ', 'a b:1']) {
+      expect(codeOf('members.add', { id: 'n4', address }), address).toBe('INVALID_ARGUMENT');
+    }
+    expect(codeOf('members.add', { id: 'n4' })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('members.add', { address: 'h:1' })).toBe('INVALID_ARGUMENT');
+    const result = valid('members.add', { id: 'n4', address: 'nope' });
+    expect(!result.ok && result.error.message).toBe('members.add: argument "address" must be host:port');
+  });
+
+  test('members.remove needs an id; members.transferLeader may name one', () => {
+    expect(codeOf('members.remove', { id: 'n3' })).toBe('OK');
+    expect(codeOf('members.remove', {})).toBe('INVALID_ARGUMENT');
+    expect(codeOf('members.remove', { id: 'N3' })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('members.transferLeader', {})).toBe('OK');
+    expect(codeOf('members.transferLeader', { id: 'n2' })).toBe('OK');
+    expect(codeOf('members.transferLeader', { id: null })).toBe('OK');
+    expect(codeOf('members.transferLeader', { id: 'n2!' })).toBe('INVALID_ARGUMENT');
+  });
+
+  test('the timeout of a membership change is 100 ms to 10 minutes', () => {
+    expect(codeOf('members.remove', { id: 'n3', timeoutMs: protocolLimits.minAdminTimeoutMs })).toBe('OK');
+    expect(codeOf('members.remove', { id: 'n3', timeoutMs: protocolLimits.maxAdminTimeoutMs })).toBe('OK');
+    expect(codeOf('members.remove', { id: 'n3', timeoutMs: 99 })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('members.transferLeader', { timeoutMs: protocolLimits.maxAdminTimeoutMs + 1 })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('members.add', { id: 'n4', address: 'h:1', timeoutMs: '5s' })).toBe('INVALID_ARGUMENT');
+  });
+
+  test('snapshot.read: chunk 0 may come without an index, every later chunk needs the one chunk 0 gave', () => {
+    expect(codeOf('snapshot.read', { chunk: 0 })).toBe('OK');
+    expect(codeOf('snapshot.read', { chunk: 0, index: 41 })).toBe('OK');
+    expect(codeOf('snapshot.read', { chunk: 3, index: 41 })).toBe('OK');
+    expect(codeOf('snapshot.read', { chunk: 3, index: null })).toBe('INVALID_ARGUMENT');
+    const result = valid('snapshot.read', { chunk: 1 });
+    expect(!result.ok && result.error.message).toMatch(/^snapshot\.read: argument "index" is required after chunk 0/);
+    expect(codeOf('snapshot.read', {})).toBe('INVALID_ARGUMENT');
+    expect(codeOf('snapshot.read', { chunk: -1 })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('snapshot.read', { chunk: 0.5 })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('snapshot.read', { chunk: 1, index: -1 })).toBe('INVALID_ARGUMENT');
+  });
+
+  test('membership and snapshot ops are not deduplicated lock commands', () => {
+    for (const op of ['members.list', 'members.add', 'members.remove', 'members.transferLeader', 'snapshot.read'] as const) expect(isMutatingOperation(op)).toBe(false);
+  });
+
+  test('never throw on arbitrary arguments (fuzz)', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('members.add', 'members.remove', 'members.transferLeader', 'snapshot.read'), fc.anything({ withBigInt: true, withTypedArray: true, withNullPrototype: true }), (op, value) => {
+        validateRequest({ id: 'r', op, args: value });
+        validateRequest({ id: 'r', op, args: { id: value, address: value, chunk: value, index: value, timeoutMs: value } });
+      }),
+      { numRuns: 1000 },
     );
   });
 });

@@ -7,7 +7,15 @@ import { protocolLimits } from './limits.js';
 import { InvalidArgumentError, TooLargeError, type ServiceError } from './service-error.js';
 
 type FieldRule =
-  | { readonly type: 'string'; readonly required: boolean; readonly maxBytes: number; readonly allowEmpty?: boolean; readonly lockName?: boolean }
+  | {
+      readonly type: 'string';
+      readonly required: boolean;
+      readonly maxBytes: number;
+      readonly allowEmpty?: boolean;
+      readonly lockName?: boolean;
+      /** A further check of the value's shape (member ids, addresses): the problem, or undefined. */
+      readonly problem?: (value: string) => string | undefined;
+    }
   | { readonly type: 'integer'; readonly required: boolean; readonly min: number; readonly max: number }
   | { readonly type: 'boolean'; readonly required: boolean }
   | { readonly type: 'enum'; readonly required: boolean; readonly values: readonly string[] };
@@ -17,6 +25,10 @@ const lockName: FieldRule = { type: 'string', required: true, maxBytes: protocol
 const token: FieldRule = { type: 'integer', required: true, min: 1, max: Number.MAX_SAFE_INTEGER };
 const stale: FieldRule = { type: 'boolean', required: false };
 const electionValue: FieldRule = { type: 'string', required: true, maxBytes: protocolLimits.maxElectionValueBytes, allowEmpty: true };
+const memberId: FieldRule = { type: 'string', required: true, maxBytes: 64, problem: (value) => memberIdProblem(value) };
+const memberAddress: FieldRule = { type: 'string', required: true, maxBytes: 300, problem: (value) => memberAddressProblem(value) };
+const adminTimeoutMs: FieldRule = { type: 'integer', required: false, min: protocolLimits.minAdminTimeoutMs, max: protocolLimits.maxAdminTimeoutMs };
+const logIndex: FieldRule = { type: 'integer', required: false, min: 0, max: Number.MAX_SAFE_INTEGER };
 
 const argumentRules: { readonly [Op in OperationName]: Readonly<Record<string, FieldRule>> } = {
   'session.open': {
@@ -53,6 +65,16 @@ const argumentRules: { readonly [Op in OperationName]: Readonly<Record<string, F
   },
   'watch.cancel': { watchId: { type: 'string', required: true, maxBytes: 64 } },
   'cluster.status': {},
+  'members.list': {},
+  'members.add': { id: memberId, address: memberAddress, timeoutMs: adminTimeoutMs },
+  'members.remove': { id: memberId, timeoutMs: adminTimeoutMs },
+  'members.transferLeader': { id: { ...memberId, required: false }, timeoutMs: adminTimeoutMs },
+  'snapshot.read': { chunk: { type: 'integer', required: true, min: 0, max: Number.MAX_SAFE_INTEGER }, index: logIndex },
+};
+
+/** Rules that span arguments, checked once each argument passed its own. */
+const requestRules: { readonly [Op in OperationName]?: (args: Readonly<Record<string, unknown>>) => string | undefined } = {
+  'snapshot.read': (args) => (args.chunk !== 0 && args.index === undefined ? 'argument "index" is required after chunk 0 (pass the index chunk 0 answered with)' : undefined),
 };
 
 const utf8 = new TextEncoder();
@@ -63,6 +85,23 @@ export function lockNameProblem(name: string): string | undefined {
   if (utf8.encode(name).byteLength > protocolLimits.maxLockNameBytes) return `must be at most ${protocolLimits.maxLockNameBytes} bytes of UTF-8`;
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name)) return 'must not contain control characters';
+  return undefined;
+}
+
+const memberIdPattern = /^[a-z0-9-]{1,32}$/;
+const hostPortPattern = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/** SPEC §2 --id: [a-z0-9-]{1,32}. */
+export function memberIdProblem(id: string): string | undefined {
+  return memberIdPattern.test(id) ? undefined : 'must match [a-z0-9-]{1,32}';
+}
+
+/** host:port (a name, an IPv4 address or a bracketed IPv6 one), port 1–65535: what --peers takes. */
+export function memberAddressProblem(address: string): string | undefined {
+  const match = hostPortPattern.exec(address);
+  if (match === null) return 'must be host:port';
+  const port = Number(match[2]);
+  if (port < 1 || port > 65535) return 'must have a port in 1–65535';
   return undefined;
 }
 
@@ -78,7 +117,8 @@ function checkField(op: string, field: string, rule: FieldRule, value: unknown):
         return undefined;
       }
       if (utf8.encode(value).byteLength > rule.maxBytes) return new TooLargeError(`${where} must be at most ${rule.maxBytes} bytes`);
-      return undefined;
+      const problem = rule.problem?.(value);
+      return problem === undefined ? undefined : new InvalidArgumentError(`${where} ${problem}`);
     }
     case 'integer':
       if (typeof value !== 'number' || !Number.isSafeInteger(value)) return new InvalidArgumentError(`${where} must be an integer`);
@@ -134,5 +174,7 @@ export function validateRequest(frame: unknown): ValidatedRequest {
     if (problem) return { ok: false, id, error: problem };
     checked[field] = value;
   }
+  const problem = requestRules[op]?.(checked);
+  if (problem !== undefined) return { ok: false, id, error: new InvalidArgumentError(`${op}: ${problem}`) };
   return { ok: true, request: { id, op, args: checked } as ClientRequest };
 }
