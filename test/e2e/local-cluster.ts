@@ -27,9 +27,15 @@ export interface LocalClusterOptions {
   readonly extraArgs?: readonly string[] | ((rootDir: string) => string[]);
 }
 
+/** How a member is started: with the bootstrap --peers, with --join, or from its data dir alone. */
+export type StartMode = 'bootstrap' | 'join' | 'data-dir';
+
 export class LocalCluster {
   readonly members: Member[];
   readonly rootDir: string;
+  /** The --peers list the cluster was bootstrapped with (members added later are not in it). */
+  private readonly bootstrapPeers: string;
+  private readonly startModes = new Map<string, StartMode>();
   private readonly timing: { readonly heartbeatMs: number; readonly electionTimeoutMs: number };
   private extraArgs: readonly string[];
 
@@ -39,6 +45,28 @@ export class LocalCluster {
     const extraArgs = options.extraArgs ?? [];
     this.extraArgs = typeof extraArgs === 'function' ? extraArgs(rootDir) : extraArgs;
     this.members = ports.map((port, position) => ({ id: `n${position + 1}`, address: `127.0.0.1:${port}`, dataDir: join(rootDir, `n${position + 1}`), process: undefined, output: '' }));
+    this.bootstrapPeers = this.members.map((member) => `${member.id}=${member.address}`).join(',');
+  }
+
+  /** Start a new, empty member with --join on a free port; it waits to be added (`members add`). */
+  async startJoiner(id: string, extraArgs: readonly string[] = []): Promise<Member> {
+    const [port] = await freePorts(1);
+    const member: Member = { id, address: `127.0.0.1:${port}`, dataDir: join(this.rootDir, `${id}-${Date.now()}`), process: undefined, output: '' };
+    this.members.push(member);
+    this.startModes.set(id, 'join');
+    this.spawnMemberWith(member, [...this.extraArgs, ...extraArgs]);
+    return member;
+  }
+
+  /** From now on start `id` from its data dir alone (no --peers), as after membership changes. */
+  setStartMode(id: string, mode: StartMode): void {
+    this.startModes.set(id, mode);
+  }
+
+  /** Forget a member that was removed from the cluster (its process must be stopped already). */
+  forget(id: string): void {
+    const position = this.members.findIndex((member) => member.id === id);
+    if (position >= 0 && this.members[position]?.process === undefined) this.members.splice(position, 1);
   }
 
   static async start(options: LocalClusterOptions): Promise<LocalCluster> {
@@ -50,7 +78,7 @@ export class LocalCluster {
   }
 
   get peersFlag(): string {
-    return this.members.map((member) => `${member.id}=${member.address}`).join(',');
+    return this.bootstrapPeers;
   }
 
   member(id: string): Member {
@@ -60,11 +88,12 @@ export class LocalCluster {
   }
 
   spawnMember(member: Member): void {
+    const mode = this.startModes.get(member.id) ?? 'bootstrap';
     const args = [
       raftlockdPath,
       '--id', member.id,
       '--listen', member.address,
-      '--peers', this.peersFlag,
+      ...(mode === 'bootstrap' ? ['--peers', this.peersFlag] : mode === 'join' ? ['--join'] : []),
       '--data-dir', member.dataDir,
       '--heartbeat-ms', String(this.timing.heartbeatMs),
       '--election-timeout-ms', String(this.timing.electionTimeoutMs),
