@@ -8,9 +8,11 @@ import type { RaftDriver } from '../runtime/raft-driver.js';
 export function clusterStatusOf(driver: RaftDriver, nodeId: string, address: string): ClusterStatus {
   const status = driver.status();
   const leaderId = status.leaderId === '' ? null : status.leaderId;
+  const learners = new Set<string>(driver.configuration().members.filter((member) => member.role === 'learner').map((member) => member.id));
   const members: MemberStatus[] = driver.voters().map((id) => {
     const progress = status.progress.get(id);
-    const role: MemberStatus['role'] = id === status.leaderId ? 'leader' : id === nodeId ? status.role : leaderId !== null ? 'follower' : 'unknown';
+    const role: MemberStatus['role'] =
+      id === status.leaderId ? 'leader' : learners.has(id) ? 'learner' : id === nodeId ? status.role : leaderId !== null ? 'follower' : 'unknown';
     return {
       id,
       address: driver.addressOf(asNodeId(id)) ?? '',
