@@ -5,7 +5,7 @@
 //   pnpm bench                              every scenario
 //   pnpm bench --scenarios single,contended --seconds 5
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect, type Client, type Session } from '@raftlock/client';
@@ -185,10 +185,64 @@ async function scale(cluster: LocalCluster, options: Options, held: number): Pro
   return { scenario: `scale (${held} held locks)`, throughputPerSecond: round(held / fillSeconds), operations: held, rssMiB: rss, restartSeconds: round(restartSeconds), notes: 'RSS per member after filling; restart = SIGKILL all, start all, all ready' };
 }
 
+/** A member's gauge from GET /metrics. */
+async function metricOf(address: string, name: string): Promise<number> {
+  const text = await (await fetch(`http://${address}/metrics`)).text();
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `));
+  return Number(line?.split(' ')[1] ?? NaN);
+}
+
+/**
+ * Issue 6: after 200k lock operations (100k acquire+release cycles) the log on disk stays bounded by
+ * compaction, and a restart (SIGKILL all, start all) loads the snapshot and replays only the tail.
+ */
+async function compaction(cluster: LocalCluster, operations: number): Promise<ScenarioResult> {
+  const client = await connect({ endpoints: cluster.members.map((member) => member.address) });
+  const sessions = await openSessions(client, 64);
+  const startedMs = performance.now();
+  let cycles = 0;
+  await Promise.all(sessions.map(async (session, worker) => {
+    while (cycles * 2 < operations) {
+      cycles++;
+      const lock = await session.lock(`bench/compaction/${worker}`, { timeoutMs: 30_000 });
+      await lock.release();
+    }
+  }));
+  const seconds = (performance.now() - startedMs) / 1000;
+  await sleep(500);
+  const logEntries = await Promise.all(cluster.members.map((member) => metricOf(member.address, 'raftlock_log_entries')));
+  const snapshotIndex = await Promise.all(cluster.members.map((member) => metricOf(member.address, 'raftlock_snapshot_index')));
+  const commitIndex = await metricOf(cluster.members[0]!.address, 'raftlock_commit_index');
+  const dataMiB = cluster.members.map((member) => round(dirBytes(member.dataDir) / 1024 / 1024));
+  await client.close();
+  for (const member of cluster.members) await cluster.kill(member.id, 'SIGKILL');
+  const restartStartedMs = performance.now();
+  for (const member of cluster.members) cluster.restart(member.id);
+  await cluster.waitReady(120_000);
+  const restartSeconds = (performance.now() - restartStartedMs) / 1000;
+  return {
+    scenario: `compaction (${operations} lock ops)`,
+    throughputPerSecond: round((cycles * 2) / seconds),
+    operations: cycles * 2,
+    commitIndex,
+    logEntriesOnDisk: logEntries,
+    snapshotIndex,
+    dataDirMiB: dataMiB,
+    restartSeconds: round(restartSeconds),
+    notes: 'log entries kept per member after the run (snapshot every 10k entries, 5k trailing); restart = SIGKILL all, start all, all ready',
+  };
+}
+
+function dirBytes(path: string): number {
+  let total = 0;
+  for (const name of readdirSync(path)) total += statSync(join(path, name)).size;
+  return total;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      scenarios: { type: 'string', default: 'single,uncontended,contended,failover,graceful,scale' },
+      scenarios: { type: 'string', default: 'single,uncontended,contended,failover,graceful,compaction,scale' },
       seconds: { type: 'string', default: '10' },
       'warm-up-seconds': { type: 'string', default: '2' },
       'failover-rounds': { type: 'string', default: '10' },
@@ -226,6 +280,9 @@ async function main(): Promise<void> {
         break;
       case 'graceful':
         results.push(await leaderLoss(cluster, options, 'SIGTERM'));
+        break;
+      case 'compaction':
+        results.push(await compaction(cluster, 200_000));
         break;
       case 'scale':
         for (const held of options.scaleCounts) results.push(await scale(cluster, options, held));

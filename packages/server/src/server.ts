@@ -22,6 +22,7 @@ import { lockSnapshotCodec } from './runtime/lock-snapshot-codec.js';
 import { RaftDriver } from './runtime/raft-driver.js';
 import { SystemClock } from './runtime/system-clock.js';
 import { LmdbStorage } from './storage/lmdb-storage.js';
+import { inspectDataDir } from './storage/inspect-data-dir.js';
 import { joiningClusterId } from './storage/storage-identity.js';
 import { WsPeerTransport } from './transport/ws-peer-transport.js';
 
@@ -86,7 +87,9 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
   const bootstrapConfig: ClusterConfig = config.join
     ? makeConfig([])
     : makeConfig([...config.peers].map(([id, address]) => ({ id: asNodeId(id), address, role: 'voter' as const })));
-  const expectedClusterId = config.join ? undefined : config.peersGiven || backup !== undefined ? clusterIdOf(config.peers) : undefined;
+  // Without --peers, a fresh data dir bootstraps the one-member default; an existing one is trusted.
+  const freshDataDir = inspectDataDir(config.dataDir) !== 'environment';
+  const expectedClusterId = config.join ? undefined : config.peersGiven || backup !== undefined || freshDataDir ? clusterIdOf(config.peers) : undefined;
   const storage = LmdbStorage.open({
     dataDir: config.dataDir,
     identity: { clusterId: expectedClusterId, nodeId: config.nodeId },

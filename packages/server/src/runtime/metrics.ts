@@ -23,6 +23,9 @@ export class Metrics {
     buckets: [0.00001, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1],
     registers: [this.registry],
   });
+  readonly logEntries = new Gauge({ name: 'raftlock_log_entries', help: 'Log entries kept on disk (compaction bounds them)', registers: [this.registry] });
+  readonly snapshotIndex = new Gauge({ name: 'raftlock_snapshot_index', help: 'Log index of the latest snapshot', registers: [this.registry] });
+  readonly configMembers = new Gauge({ name: 'raftlock_members', help: 'Members of the configuration in force, by role', labelNames: ['role'], registers: [this.registry] });
   readonly sessions = new Gauge({ name: 'raftlock_sessions', help: 'Open sessions', registers: [this.registry] });
   readonly locksHeld = new Gauge({ name: 'raftlock_locks_held', help: 'Locks and elections with a holder', registers: [this.registry] });
   readonly waiters = new Gauge({ name: 'raftlock_waiters', help: 'Queued waiters across all locks', registers: [this.registry] });

@@ -725,6 +725,12 @@ export class RaftDriver {
     const status = this.node;
     metrics.commitIndex.set(status.currentCommitIndex());
     metrics.appliedIndex.set(this.appliedIndex);
+    const storage = this.options.storage;
+    metrics.logEntries.set(storage.lastIndex() - storage.firstIndex() + 1);
+    metrics.snapshotIndex.set(storage.snapshotMetadata().index);
+    const members = this.node.configuration().members;
+    metrics.configMembers.set({ role: 'voter' }, members.filter((member) => member.role === 'voter').length);
+    metrics.configMembers.set({ role: 'learner' }, members.filter((member) => member.role === 'learner').length);
     const stats = this.stateMachine.stats();
     metrics.sessions.set(stats.sessions);
     metrics.locksHeld.set(stats.locksHeld);
