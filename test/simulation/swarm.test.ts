@@ -2,13 +2,14 @@ import { expect, test } from 'vitest';
 import { enabledFaults, swarmOptions, type FaultKind } from './swarm.js';
 import { runSimulation } from './simulation.js';
 
-test('the 500 seeds of pnpm test cover 3- and 5-member clusters and every fault type', () => {
+test('the 500 seeds of pnpm test cover 3- and 5-member clusters and every fault type, each with membership changes and snapshots', () => {
   const seen = new Set<FaultKind>();
   const sizes = new Set<number>();
   for (let seed = 1; seed <= 500; seed++) {
     const options = swarmOptions(seed);
     sizes.add(options.nodeCount);
     for (const fault of enabledFaults(options)) seen.add(fault);
+    expect(enabledFaults(options)).toEqual(expect.arrayContaining(['membership', 'snapshot']));
   }
   expect([...sizes].sort()).toEqual([3, 5]);
   expect([...seen].sort()).toEqual(['crash', 'drop', 'duplicate', 'membership', 'oneWayPartition', 'partition', 'reorder', 'snapshot', 'transfer']);

@@ -69,10 +69,11 @@ export function swarmOptions(seed: number, overrides: Partial<SimulationOptions>
     crashEveryMs: on(0.5) ? random.pick([600, 2000, 5000]) : 0,
     transferEveryMs: on(0.3) ? random.pick([700, 3000]) : 0,
     persistDelayMaxMs: random.pick([0, 2, 8]),
-    membershipChangeEveryMs: on(0.5) ? random.pick([300, 1000, 2500]) : 0,
+    // Always on, at varying rates: every seed exercises membership changes and snapshots (issue 6).
+    membershipChangeEveryMs: random.pick([300, 1000, 2500]),
   };
   const snapshots: SnapshotOptions = {
-    everyEntries: on(0.6) ? random.pick([10, 50, 300]) : 0,
+    everyEntries: random.pick([10, 50, 300]),
     trailingEntries: random.pick([0, 5, 100]),
   };
   return {
