@@ -599,6 +599,10 @@ export class RaftDriver {
     this.appliedConfig = config;
     this.appliedConfigIndex = index;
     this.options.logger.info({ index, members: config.members }, 'configuration committed');
+    const voterCount = config.members.filter((member) => member.role === 'voter').length;
+    if (voterCount % 2 === 0) {
+      this.options.logger.warn({ index, voters: voterCount }, `an even number of voters (${voterCount}) tolerates no more failures than ${voterCount - 1}; add or remove one`);
+    }
     const pending = this.pendingConfigChanges.get(index);
     if (pending === undefined) return;
     this.pendingConfigChanges.delete(index);
