@@ -117,14 +117,14 @@ test('a live cluster grows from 3 to 5 members and shrinks back to 3 under 16 cl
 });
 
 test('a member whose data dir was lost is replaced: removed, a fresh member added, it catches up from a snapshot; restarts need no --peers', async () => {
-  await using cluster = await LocalCluster.start({ size: 3, extraArgs: ['--snapshot-entries', '200', '--snapshot-trailing', '20'] });
+  await using cluster = await LocalCluster.start({ size: 3, extraArgs: ['--snapshot-entries', '100', '--snapshot-trailing', '10'] });
   for (const member of cluster.members) cluster.setStartMode(member.id, 'data-dir');
   const client = await connectTo(cluster.members);
   try {
     const session = await client.session({ ttlMs: 10_000 });
     const held = await session.lock('replace/held');
     // Enough entries that every member compacts its log several times over.
-    for (let cycle = 0; cycle < 400; cycle++) await (await session.lock(`replace/cycle-${cycle % 7}`)).release();
+    for (let cycle = 0; cycle < 200; cycle++) await (await session.lock(`replace/cycle-${cycle % 7}`)).release();
 
     const leader = await cluster.leader();
     const lost = cluster.members.find((member) => member.id !== leader.id)!;
@@ -136,7 +136,8 @@ test('a member whose data dir was lost is replaced: removed, a fresh member adde
     // At info level its log says how it caught up (later flags win over the harness's warn).
     const fresh = await cluster.startJoiner('n9', ['--log-level', 'info']);
     await client.members.add('n9', fresh.address);
-    await waitUntil('n9 to be ready', 15_000, async () => ((await statusOf(fresh.address))?.appliedIndex as number) > 400 ? true : undefined);
+    const caughtUpTo = (await statusOf((await cluster.leader()).address))?.commitIndex as number;
+    await waitUntil('n9 to catch up', 15_000, async () => (((await statusOf(fresh.address))?.appliedIndex as number) >= caughtUpTo ? true : undefined));
     expect(fresh.output).toContain('installed snapshot from leader');
     // The snapshot carried the state: n9 answers a stale read with the lock that is still held.
     const seenByFresh = await connect({ endpoints: [fresh.address] });
