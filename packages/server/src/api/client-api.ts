@@ -18,6 +18,7 @@ import {
   serviceErrorFromWire,
   SessionExpiredError,
   TooLargeError,
+  UnavailableError,
   validateRequest,
   type ClientReply,
   type OperationArgs,
@@ -25,6 +26,7 @@ import {
   type ServerPush,
   type ServiceError,
   type WatchEvent,
+  type WireError,
 } from '@raftlock/protocol';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from '../raft/ports.js';
@@ -86,6 +88,10 @@ export class ClientApi {
         this.completeWait(event.requestId, event);
       }
       if (outcome.events.length > 0) this.watches.publish(outcome.events.map(toWatchEvent));
+    });
+    // A snapshot from the leader skipped entries whose events no watch here has seen: end them all.
+    options.driver.onSnapshotRestored((index) => {
+      this.watches.restartAt(index, new UnavailableError('this member installed a snapshot; resume the watch').toWire());
     });
     // A deposed leader may never hear of the grant a successor makes: its parked waits are told to
     // retry (same request id, so the retry re-parks or gets the grant).
@@ -233,7 +239,11 @@ export class ClientApi {
       // Keep every push inside the frame limit.
       for (let start = 0; start < events.length; start += maxEventsPerPush) send({ watch: watchId, events: events.slice(start, start + maxEventsPerPush) });
     };
-    const outcome = this.watches.subscribe({ watchId, kind: args.kind, prefix: args.prefix, deliver }, args.fromIndex);
+    const end = (reason: WireError) => {
+      watchIds.delete(watchId);
+      send({ watch: watchId, events: [], ended: reason });
+    };
+    const outcome = this.watches.subscribe({ watchId, kind: args.kind, prefix: args.prefix, deliver, end }, args.fromIndex);
     watchIds.add(watchId);
     return outcome === 'resumed' ? { watchId, index, snapshot: null } : { watchId, index, snapshot };
   }

@@ -175,3 +175,20 @@ describe('resuming from an index', () => {
     expect(watch.indexes()).toEqual([6]);
   });
 });
+
+describe('a snapshot installed under the watches', () => {
+  test('ends every watch, drops what was queued, and makes every earlier index resume from a fresh snapshot', async () => {
+    const hub = new WatchHub(100, 0);
+    const watch = recorder('w1');
+    const endings: string[] = [];
+    hub.subscribe({ ...watch.subscriber, end: (reason) => endings.push(reason.code) }, undefined);
+    hub.publish([event(1, 'a')]);
+    hub.restartAt(50, { code: 'UNAVAILABLE', message: 'snapshot installed' });
+    await nextTurn();
+    expect(endings).toEqual(['UNAVAILABLE']);
+    expect(watch.indexes()).toEqual([]);
+    expect(hub.watchCount).toBe(0);
+    expect(hub.subscribe(recorder('w2').subscriber, 10)).toBe('snapshot');
+    expect(hub.subscribe(recorder('w3').subscriber, 50)).toBe('resumed');
+  });
+});

@@ -3,7 +3,7 @@
 // the history gets every later event exactly once; one whose index was evicted gets a fresh
 // snapshot of its prefix instead, taken at the applied index, and then every later event.
 
-import type { LockKind, WatchEvent } from '@raftlock/protocol';
+import type { LockKind, WatchEvent, WireError } from '@raftlock/protocol';
 import { assert } from '../assert.js';
 
 export interface WatchSubscriber {
@@ -12,6 +12,8 @@ export interface WatchSubscriber {
   readonly prefix: string;
   /** Events for this watch, batched per event-loop turn. */
   readonly deliver: (events: readonly WatchEvent[]) => void;
+  /** The server ends the watch (the client resumes from the last index it saw). */
+  readonly end?: (reason: WireError) => void;
 }
 
 interface Subscription extends WatchSubscriber {
@@ -74,6 +76,21 @@ export class WatchHub {
       if (event.index > fromIndex && matches(subscriber, event)) this.enqueue(subscriber.watchId, event);
     }
     return 'resumed';
+  }
+
+  /**
+   * The state machine jumped to `index` by installing a snapshot: the events in between were never
+   * published here, so no watch can go on as if nothing was missed. Every watch is ended (its client
+   * resumes, and gets a fresh snapshot of its prefix because everything up to index is evicted).
+   */
+  restartAt(index: number, reason: WireError): void {
+    this.history = [];
+    this.historyStart = 0;
+    this.evictedThroughIndex = index;
+    this.outbox.clear();
+    const ended = [...this.subscribers.values()];
+    this.subscribers.clear();
+    for (const subscriber of ended) subscriber.end?.(reason);
   }
 
   unsubscribe(watchId: string): boolean {
