@@ -150,6 +150,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       readChunk: (chunk) => storage.readSnapshotChunk(chunk),
       onSnapshot: (message, data) => driver.stepSnapshot(message, data),
       onSendFailed: (peerId) => driver.snapshotSendFailed(peerId),
+      pin: () => driver.pinSnapshot(),
     },
     peerSecret: config.peerSecret,
     tls: undefined,

@@ -144,8 +144,11 @@ export class RaftDriver {
   private readonly pendingConfigChanges = new Map<number, PendingConfigChange>();
   private readonly snapshotListeners = new Set<(index: LogIndex) => void>();
   private readonly configListeners = new Set<(config: ClusterConfig) => void>();
-  /** The configuration the transport's address book was last built from. */
+  /** The address book last given to the transport, as `id=address` pairs joined (to spot changes). */
+  private publishedPeersKey: string | undefined;
   private publishedConfig: ClusterConfig | undefined;
+  /** Snapshot streams in progress; compaction waits while any runs, so the bytes they send stay put. */
+  private snapshotPins = 0;
   /** The configuration as of the applied index (what a snapshot taken now records). */
   private appliedConfig: ClusterConfig;
   private appliedConfigIndex: number;
@@ -153,7 +156,8 @@ export class RaftDriver {
   private bytesSinceSnapshot = 0;
   private compaction: Promise<void> | undefined;
   /** Snapshot bytes the transport staged for the InstallSnapshot being stepped. */
-  private stagedSnapshot: { readonly index: number; readonly term: number; readonly data: Uint8Array } | undefined;
+  /** By snapshot index: a later, stale InstallSnapshot must not replace the bytes of one the core adopted. */
+  private readonly stagedSnapshots = new Map<number, { readonly term: number; readonly data: Uint8Array }>();
 
   constructor(options: RaftDriverOptions) {
     assert(options.timing.tickIntervalMs > 0, 'tick interval is positive');
@@ -176,7 +180,8 @@ export class RaftDriver {
     this.appliedIndex = asLogIndex(this.stateMachine.lastAppliedIndex());
     const snapshot = options.storage.snapshotMetadata();
     assert(this.appliedIndex === snapshot.index, 'the state machine starts at the snapshot');
-    this.appliedConfig = snapshot.config.members.length > 0 ? snapshot.config : this.node.configuration();
+    // As of the snapshot: the entries after it re-apply their own changes (a joining member has none).
+    this.appliedConfig = snapshot.config;
     this.appliedConfigIndex = snapshot.index;
   }
 
@@ -226,8 +231,21 @@ export class RaftDriver {
   /** An InstallSnapshot whose bytes the transport has received in full. */
   stepSnapshot(message: InstallSnapshot, data: Uint8Array): void {
     if (this.stopped) return;
-    this.stagedSnapshot = { index: message.snapshot.index, term: message.snapshot.term, data };
+    this.stagedSnapshots.set(message.snapshot.index, { term: message.snapshot.term, data });
+    // Bounded: keep the newest few (a stale one the core ignores would otherwise stay).
+    for (const index of [...this.stagedSnapshots.keys()].sort((left, right) => left - right).slice(0, -2)) this.stagedSnapshots.delete(index);
     this.step(message);
+  }
+
+  /** A snapshot stream starts: no compaction replaces the stored snapshot until the returned release. */
+  pinSnapshot(): () => void {
+    this.snapshotPins += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.snapshotPins -= 1;
+    };
   }
 
   /** The transport could not stream a snapshot to peerId: let the core retry at once. */
@@ -480,6 +498,7 @@ export class RaftDriver {
         this.recordReadStates(ready.readStates);
         if (ready.softState) this.changeRole(ready.softState);
         this.node.advance(ready);
+        this.publishConfig(); // a committed removal takes the member out of the address book
         this.serveAppliedReads();
         this.updateGauges();
         this.maybeSnapshot();
@@ -492,9 +511,9 @@ export class RaftDriver {
 
   /** Ready.snapshot: the staged bytes become storage's snapshot and the state machine. */
   private async installSnapshot(metadata: SnapshotMetadata): Promise<void> {
-    const staged = this.stagedSnapshot;
-    assert(staged !== undefined && staged.index === metadata.index && staged.term === metadata.term, 'the snapshot to install was staged by the transport');
-    this.stagedSnapshot = undefined;
+    const staged = this.stagedSnapshots.get(metadata.index);
+    assert(staged !== undefined && staged.term === metadata.term, 'the snapshot to install was staged by the transport');
+    for (const index of [...this.stagedSnapshots.keys()]) if (index <= metadata.index) this.stagedSnapshots.delete(index);
     // Decode before touching storage: bytes that do not decode must not replace a working member.
     const stateMachine = this.options.codec.decode(staged.data);
     assert(stateMachine.lastAppliedIndex() === metadata.index, 'a snapshot holds the state at its own index');
@@ -517,7 +536,7 @@ export class RaftDriver {
   private maybeSnapshot(): void {
     const policy = this.options.snapshotPolicy;
     const due = (policy.everyEntries > 0 && this.entriesSinceSnapshot >= policy.everyEntries) || (policy.everyBytes > 0 && this.bytesSinceSnapshot >= policy.everyBytes);
-    if (due && this.compaction === undefined) void this.snapshotNow().catch((error: unknown) => this.options.onFatal(error));
+    if (due && this.compaction === undefined && this.snapshotPins === 0) void this.snapshotNow().catch((error: unknown) => this.options.onFatal(error));
   }
 
   /** Snapshot the state machine at the applied index now; resolves once durable. */
@@ -544,20 +563,31 @@ export class RaftDriver {
     return compaction;
   }
 
-  /** Tell the transport (and listeners) about a new configuration in force. */
+  /**
+   * Tell the transport (and listeners) about a new configuration. The address book is the union of
+   * the configuration in force and the last committed one: a member being removed must still hear
+   * our acknowledgement of its removal, or a leader removing itself could never commit it (it only
+   * leaves the book once the change is applied, as in etcd-io/raft).
+   */
   private publishConfig(): void {
     const config = this.node.configuration();
-    if (this.publishedConfig !== undefined && configsEqual(config, this.publishedConfig)) return;
-    this.publishedConfig = config;
     const peers = new Map<NodeId, string>();
-    for (const member of config.members) {
+    for (const member of [...this.appliedConfig.members, ...config.members]) {
       const address = member.address !== '' ? member.address : this.options.addresses.get(member.id);
       if (member.id !== this.options.nodeId && address !== undefined) peers.set(member.id, address);
     }
+    const peersKey = [...peers].map(([id, address]) => `${id}=${address}`).sort().join(',');
     // A member missing from its own configuration is joining (or was removed): it keeps answering
     // whoever dials it, which is how the leader that adds it reaches it first.
-    if (peers.size > 0 || config.members.some((member) => member.id === this.options.nodeId)) this.transport?.setPeers(peers);
-    for (const listener of this.configListeners) listener(config);
+    const known = peers.size > 0 || config.members.some((member) => member.id === this.options.nodeId);
+    if (known && peersKey !== this.publishedPeersKey) {
+      this.publishedPeersKey = peersKey;
+      this.transport?.setPeers(peers);
+    }
+    if (this.publishedConfig === undefined || !configsEqual(config, this.publishedConfig)) {
+      this.publishedConfig = config;
+      for (const listener of this.configListeners) listener(config);
+    }
   }
 
   private applyEntries(entries: readonly LogEntry[]): void {

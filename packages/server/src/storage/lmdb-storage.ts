@@ -223,12 +223,15 @@ export class LmdbStorage implements RaftStorage {
     assert(newStartTerm !== undefined, 'the new log start is a known entry');
     const record = this.snapshotRecordFor(metadata, data);
     const logStart: LogStart = { index: dropThrough, term: newStartTerm };
-    // The view first: the core must stop reading entries that are about to go.
-    this.terms = this.terms.slice(dropThrough - this.logStart.index);
-    this.logStart = logStart;
-    this.snapshot = record;
+    // The view changes only once the transaction is durable: until then the old snapshot's chunks
+    // are what a reader finds on disk, and the entries to drop are still there to be read.
     return this.writeSnapshot(record, data, logStart, () => {
       for (let index = dropFrom; index <= dropThrough; index++) void this.environment.log.remove(index);
+    }).then(() => {
+      assert(this.logStart.index <= dropThrough, 'compactions do not overlap');
+      this.terms = this.terms.slice(dropThrough - this.logStart.index);
+      this.logStart = logStart;
+      this.snapshot = record;
     });
   }
 

@@ -49,6 +49,8 @@ export interface SnapshotPorts {
   onSnapshot(message: InstallSnapshot, data: Uint8Array): void;
   /** Sender: the snapshot could not be streamed to peerId. */
   onSendFailed(peerId: NodeId): void;
+  /** Sender: keep the stored snapshot from being replaced while a stream runs; returns the release. */
+  pin?(): () => void;
 }
 
 interface StagedSnapshot {
@@ -240,6 +242,15 @@ export class WsPeerTransport implements PeerTransport {
   private async runSnapshotStream(link: OutboundPeerLink, message: InstallSnapshot): Promise<void> {
     const snapshots = this.options.snapshots;
     assert(snapshots !== undefined, 'snapshots are streamed only by a transport with snapshot ports');
+    const unpin = snapshots.pin?.();
+    try {
+      await this.streamPinnedSnapshot(link, message, snapshots);
+    } finally {
+      unpin?.();
+    }
+  }
+
+  private async streamPinnedSnapshot(link: OutboundPeerLink, message: InstallSnapshot, snapshots: SnapshotPorts): Promise<void> {
     const first = snapshots.readChunk(0);
     const { metadata, chunkCount, totalBytes } = first;
     const socket = await this.waitWritable(link);
