@@ -111,6 +111,24 @@ export class ClusterChecker {
     }
   }
 
+  /**
+   * Commit quorum: when a leader advances its commit index to `index`, a majority of the voters of
+   * its configuration hold that entry on disk (or in a snapshot past it). This is the commit rule
+   * itself, checked directly, so counting a learner (or a removed member) shows up at once.
+   */
+  onLeaderCommit(leader: NodeId, index: number, term: number, voters: readonly NodeId[]): void {
+    const known = this.chainAt.get(`${index}:${term}`);
+    const holders = voters.filter((voter) => {
+      const chain = this.persistedChains.get(voter);
+      if (chain === undefined || chain.length <= index) return false;
+      const hash = chain[index];
+      return hash === undefined || hash === known; // a hole is an entry folded into an installed snapshot
+    });
+    if (holders.length < Math.floor(voters.length / 2) + 1) {
+      this.fail('Commit quorum', `${leader} committed index ${index} term ${term} held by only ${holders.length} of voters ${voters.join(',')}`);
+    }
+  }
+
   persistedChainOf(nodeId: NodeId): number[] {
     let chain = this.persistedChains.get(nodeId);
     if (!chain) {

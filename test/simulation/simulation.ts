@@ -65,6 +65,8 @@ interface Member {
   appliedConfig: ClusterConfig;
   /** What this member's state machine has applied (the core's count runs ahead while a snapshot installs). */
   appliedIndex: number;
+  /** Highest commit index this member was checked against the commit quorum for, as leader. */
+  checkedCommitIndex: number;
   /** Bumped on every crash, so events scheduled for an earlier life are ignored. */
   incarnation: number;
   readyScheduled: boolean;
@@ -207,6 +209,7 @@ export class Simulation {
       stagedSnapshots: new Map(),
       appliedConfig: storage.snapshotMetadata().config,
       appliedIndex: 0,
+      checkedCommitIndex: 0,
       incarnation: 0,
       readyScheduled: false,
       inflightReady: undefined,
@@ -495,7 +498,13 @@ export class Simulation {
     }
     member.role = softState.role;
     member.term = softState.term;
-    this.checker.onCommitIndex(member.id, node.currentCommitIndex());
+    const commitIndex = node.currentCommitIndex();
+    this.checker.onCommitIndex(member.id, commitIndex);
+    if (softState.role === 'leader' && commitIndex > member.checkedCommitIndex) {
+      member.checkedCommitIndex = commitIndex;
+      const term = node.termAt(commitIndex);
+      if (term !== undefined && term === softState.term) this.checker.onLeaderCommit(member.id, commitIndex, term, votersOf(node.configuration()));
+    }
     if (!member.readyScheduled && !member.inflightReady && node.hasReady()) {
       member.readyScheduled = true;
       this.queue.push(this.nowMs, { kind: 'takeReady', nodeId: member.id, incarnation: member.incarnation });
