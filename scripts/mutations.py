@@ -36,6 +36,16 @@ MUTATIONS = {
          "    if (conflictPosition === -1) return lastNewIndex;\n",
          "    if (conflictPosition === -1) { if (entries.length > 0) this.truncateAndAppend(entries); return lastNewIndex; }\n"),
     ],
+    "count-learners-toward-commit": [
+        ("packages/server/src/raft/raft-node.ts",
+         "    const matchIndexes = this.voters.map((voter) => this.progressOf(voter).matchIndex);",
+         "    const matchIndexes = [...this.progress.values()].map((peer) => peer.matchIndex);"),
+    ],
+    "start-a-config-change-while-one-is-uncommitted": [
+        ("packages/server/src/raft/raft-node.ts",
+         "    if (latest !== undefined && latest.index > this.log.commitIndex) {",
+         "    if (latest !== undefined && latest.index > this.log.commitIndex && false) {"),
+    ],
 }
 
 def main():
