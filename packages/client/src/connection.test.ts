@@ -46,6 +46,68 @@ test('a NOT_LEADER reply moves the request to the member it names, with the same
   expect(sdk.connectedTo).toBe(leader.address);
 });
 
+test('a goAway notice moves the client to the leader it names at once, re-sending the unanswered request with the same id', async () => {
+  const leaving = await member();
+  const successor = await member();
+  leaving.script = sessionScript(10_000, (received, fake) => {
+    // Shutting down after the hand-off: this acquire is never answered here.
+    if (received.request.op === 'lock.acquire') fake.goAway(received.socket, { reason: 'member shutting down', leader: successor.address });
+  });
+  successor.script = sessionScript(10_000, (received, fake) => {
+    if (received.request.op === 'lock.acquire') fake.ok(received, { name: 'a', sessionId: 's1', token: 11 });
+  });
+  // A huge reconnect backoff: only an immediate move can pass within the test's time.
+  const sdk = await client({ endpoints: [leaving.address], reconnectBackoff: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+  const session = await sdk.session({ ttlMs: 10_000 });
+  const lock = await session.tryLock('a');
+  expect(lock?.token).toBe(11n);
+  expect(sdk.connectedTo).toBe(successor.address);
+  const [first] = leaving.requests('lock.acquire');
+  const [second] = successor.requests('lock.acquire');
+  expect(second?.request.id).toBe(first?.request.id);
+});
+
+test('a member that closes the connection is tried last: the client reconnects through the other endpoints without backing off', async () => {
+  const follower = await member();
+  const leaving = await member();
+  const other = await member();
+  follower.role = 'follower';
+  follower.leaderAddress = leaving.address;
+  other.script = sessionScript(10_000);
+  const sdk = await client({ endpoints: [follower.address, leaving.address, other.address], reconnectBackoff: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+  expect(sdk.connectedTo).toBe(leaving.address);
+  follower.leaderAddress = other.address;
+  // Next in rotation is `leaving` itself, which now refuses; `follower` redirects to `other`.
+  await leaving.stop();
+  await waitUntil(() => sdk.connectedTo === other.address, 2_000, 'a reconnect to the other member');
+  const session = await sdk.session({ ttlMs: 10_000 });
+  expect(session.id).toBe('s1');
+});
+
+test('a request waiting out its retry backoff is re-sent at once when the client moves to another member', async () => {
+  const stale = await member();
+  const leader = await member();
+  stale.script = sessionScript(10_000, (received, fake) => {
+    if (received.request.op === 'lock.acquire') fake.fail(received, { code: 'UNAVAILABLE', message: 'leadership is being transferred; retry shortly' });
+    if (received.request.op === 'cluster.status') fake.fail(received, { code: 'NOT_LEADER', message: 'not me', leader: leader.address });
+  });
+  leader.script = sessionScript(10_000, (received, fake) => {
+    if (received.request.op === 'lock.acquire') fake.ok(received, { name: 'a', sessionId: 's1', token: 5 });
+    if (received.request.op === 'cluster.status') fake.ok(received, leader.status());
+  });
+  const sdk = await client({ endpoints: [stale.address] });
+  const session = await sdk.session({ ttlMs: 10_000 });
+  const locked = session.tryLock('a');
+  // Three refusals grow the acquire's retry backoff to 80–160 ms; then another request is redirected.
+  await waitUntil(() => stale.requests('lock.acquire').length === 3, 2_000, 'three refused acquires');
+  await sdk.status();
+  expect((await locked)?.token).toBe(5n);
+  const [status] = leader.requests('cluster.status');
+  const [acquire] = leader.requests('lock.acquire');
+  // Re-sent together with the redirected request when the new socket came up, not after its backoff.
+  expect(Math.abs((acquire?.receivedAtMs ?? Infinity) - (status?.receivedAtMs ?? 0))).toBeLessThan(40);
+});
+
 test('a request whose connection drops is re-sent with the same id once the SDK has reconnected', async () => {
   const only = await member();
   let drops = 0;

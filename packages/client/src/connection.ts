@@ -1,8 +1,10 @@
 // Connection: the SDK's one WebSocket to the cluster (SPEC §5, §6). It owns
 //   - leader discovery: each new socket is probed with cluster.status, and a follower that names a
 //     leader is left for that leader before any request is sent;
-//   - redirects: a NOT_LEADER reply moves the socket to the leader it names;
-//   - reconnects with jittered exponential backoff, rotating through the endpoints;
+//   - redirects: a NOT_LEADER reply, or a goAway notice from a member shutting down, moves the
+//     socket to the leader it names at once, and every call is re-sent there without backoff;
+//   - reconnects rotating through the endpoints, the member just left last: each endpoint is tried
+//     once before a jittered exponential backoff, so one member going away costs no sleep;
 //   - multiplexing: requests are matched to replies by id, pushes to watches by watch id;
 //   - retries: a request is re-sent with the SAME id (the exactly-once key, SPEC §3.4) after a
 //     retriable error or a lost connection, until its deadline, so a retry after a leader crash
@@ -31,6 +33,7 @@ import {
   type ClientReply,
   type ClusterStatus,
   type ErrorCode,
+  type GoAwayNotice,
   type OperationArgs,
   type OperationName,
   type OperationResult,
@@ -125,6 +128,8 @@ export class Connection {
   private socketAddress: string | undefined;
   private socketUnavailableReplies = 0;
   private leaderHint: string | undefined;
+  /** The member the last socket went to: tried last on the next reconnect (it just closed or failed us). */
+  private leftAddress: string | undefined;
   private endpointCursor = 0;
   private connecting = false;
   private closed = false;
@@ -295,7 +300,18 @@ export class Connection {
       this.pushListeners.get(message.watch)?.(message);
       return;
     }
+    if ('goAway' in message) {
+      this.onGoAway(message.goAway);
+      return;
+    }
     this.onReply(socket, message);
+  }
+
+  /** The member is closing this socket on purpose (shutting down): leave now, for the leader it names. */
+  private onGoAway(notice: GoAwayNotice['goAway'] | undefined): void {
+    const leader = typeof notice === 'object' && notice !== null && typeof notice.leader === 'string' && notice.leader !== '' ? notice.leader : undefined;
+    if (leader !== undefined && leader !== this.socketAddress) this.leaderHint = leader;
+    this.dropSocket();
   }
 
   private onReply(socket: WebSocket, reply: ClientReply): void {
@@ -365,9 +381,13 @@ export class Connection {
     if (this.connecting || this.closed) return;
     this.connecting = true;
     let redirectsInRow = 0;
+    // Endpoints tried since the last sleep; the member just left counts as tried, so it comes last.
+    const tried = new Set<string>(this.leftAddress === undefined ? [] : [this.leftAddress]);
+    this.leftAddress = undefined;
     try {
       while (!this.closed && !this.socket) {
-        const address = this.nextAddress();
+        const address = this.nextAddress(tried);
+        tried.add(address);
         const outcome = await this.probe(address);
         if (this.closed) {
           if (outcome.kind === 'ready') closeQuietly(outcome.socket);
@@ -385,8 +405,12 @@ export class Connection {
           this.lastConnectError = outcome.error;
           // Wrong or missing credentials will not get better by retrying: tell connect() now.
           if (isCredentialError(outcome.error)) for (const waiter of [...this.readyWaiters]) waiter();
+          // One member refusing (shutting down, crashed) says nothing of the others: back off only
+          // once every endpoint has failed since the last sleep.
+          else if (!this.addresses.every((endpoint) => tried.has(endpoint))) continue;
         }
         redirectsInRow = 0;
+        tried.clear();
         await this.sleepBeforeReconnect(this.reconnectBackoff.next());
       }
     } finally {
@@ -394,13 +418,17 @@ export class Connection {
     }
   }
 
-  private nextAddress(): string {
+  /** The leader hint if there is one, else the next endpoint in rotation not in `tried` (if any is left). */
+  private nextAddress(tried: ReadonlySet<string>): string {
     const hint = this.leaderHint;
     this.leaderHint = undefined;
     if (hint !== undefined) return hint;
-    const address = this.addresses[this.endpointCursor % this.addresses.length] as string;
-    this.endpointCursor++;
-    return address;
+    for (let skipped = 0; skipped < this.addresses.length; skipped++) {
+      const address = this.addresses[this.endpointCursor % this.addresses.length] as string;
+      this.endpointCursor++;
+      if (!tried.has(address)) return address;
+    }
+    return this.addresses[this.endpointCursor++ % this.addresses.length] as string;
   }
 
   private sleepBeforeReconnect(delayMs: number): Promise<void> {
@@ -500,7 +528,13 @@ export class Connection {
     this.pingTimer.unref();
     for (const waiter of [...this.readyWaiters]) waiter();
     for (const listener of [...this.readyListeners]) listener();
-    for (const call of [...this.calls.values()]) this.send(call);
+    for (const call of [...this.calls.values()]) {
+      // A retry waiting out its backoff was told "not now" by another member (or this one, a
+      // reconnect ago, which reconnect backoff paces): this socket may answer it now.
+      clearTimeout(call.retryTimer);
+      call.retryTimer = undefined;
+      this.send(call);
+    }
   }
 
   private ping(socket: WebSocket): void {
@@ -519,6 +553,7 @@ export class Connection {
 
   private onSocketClosed(socket: WebSocket): void {
     if (socket !== this.socket) return;
+    this.leftAddress = this.socketAddress;
     this.detachSocket();
     if (!this.closed) void this.connectLoop();
   }
@@ -527,6 +562,7 @@ export class Connection {
   private dropSocket(): void {
     const socket = this.socket;
     if (!socket) return;
+    this.leftAddress = this.socketAddress;
     this.detachSocket();
     socket.terminate();
     if (!this.closed) void this.connectLoop();

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { decodeFrame, encodeFrame, type ClientRequest, type ClusterStatus, type ServerPush, type WireError } from '@raftlock/protocol';
+import { decodeFrame, encodeFrame, type ClientRequest, type ClusterStatus, type GoAwayNotice, type ServerPush, type WireError } from '@raftlock/protocol';
 
 export interface ReceivedRequest {
   readonly request: ClientRequest;
@@ -96,6 +96,11 @@ export class FakeMember {
 
   push(socket: WebSocket, push: ServerPush): void {
     socket.send(encodeFrame(push), { binary: true });
+  }
+
+  /** What a member shutting down sends before it closes the connection. */
+  goAway(socket: WebSocket, notice: GoAwayNotice['goAway']): void {
+    socket.send(encodeFrame({ goAway: notice }), { binary: true });
   }
 
   /** Requests received for op, in order. */

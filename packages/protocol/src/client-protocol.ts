@@ -208,4 +208,14 @@ export interface ServerPush {
   readonly ended?: WireError;
 }
 
-export type ServerMessage = ClientReply | ServerPush;
+/**
+ * A member's last message before it closes the connection on purpose (SIGTERM): reconnect now, to
+ * `leader` when it is given (the member it handed leadership to, or the leader it follows), instead
+ * of searching the endpoints. Additive: a client that does not know it ignores it, since it carries
+ * neither `id` nor `watch`; the close that follows is what such a client acts on.
+ */
+export interface GoAwayNotice {
+  readonly goAway: { readonly reason: string; readonly leader?: string };
+}
+
+export type ServerMessage = ClientReply | ServerPush | GoAwayNotice;

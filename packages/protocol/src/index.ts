@@ -26,6 +26,7 @@ export {
   type ClientRequest,
   type ClientReply,
   type ServerPush,
+  type GoAwayNotice,
   type ServerMessage,
   type Operations,
   type OperationName,

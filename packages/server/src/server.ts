@@ -183,6 +183,9 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
   const shutdown = () => {
     shutdownPromise ??= (async () => {
       if (!fatal && driver.role().role === 'leader') {
+        // Clients asking meanwhile are redirected to the successor as soon as it is known, instead
+        // of being told to retry later; the window outlasts the transfer's own timeout.
+        clientApi.beginHandOff(2 * config.electionTimeoutMs);
         const handedOff = await driver.transferLeadership(undefined, config.electionTimeoutMs);
         logger.info({ handedOff }, 'leadership hand-off before shutdown');
       }

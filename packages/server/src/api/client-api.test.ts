@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { decodeFrame, encodeFrame, UnavailableError, type ServiceError } from '@raftlock/protocol';
+import { decodeFrame, encodeFrame, NotLeaderError, UnavailableError, type ServiceError } from '@raftlock/protocol';
 import { Packr } from 'msgpackr';
 import { afterEach, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
@@ -14,21 +14,46 @@ import { defaultLockLimits, type LockCommand } from '../lock/lock-commands.js';
 import { LockStateMachine, type CommandResult } from '../lock/lock-state-machine.js';
 import { silentLogger } from '../raft/ports.js';
 import { Metrics } from '../runtime/metrics.js';
+import { asNodeId, asTerm } from '../ids.js';
+import type { SoftState } from '../raft/ready.js';
 import type { ApplyListener, RaftDriver } from '../runtime/raft-driver.js';
 import { ClientApi } from './client-api.js';
 
-/** Applies each proposal on the next turn, then tells the apply listeners, like a one-member leader. */
+/**
+ * Applies each proposal on the next turn, then tells the apply listeners, like a one-member leader.
+ * A test can make it refuse proposals (refusal) and change role (become), as a transferring leader does.
+ */
 class InstantDriver {
   readonly stateMachine = new LockStateMachine(defaultLockLimits);
   private nextIndex = 1;
   private readonly listeners = new Set<ApplyListener>();
+  private readonly roleListeners = new Set<(softState: SoftState) => void>();
+  private softState: SoftState = { role: 'leader', leaderId: asNodeId('n1'), term: asTerm(1) };
+  refusal: ServiceError | undefined;
+  static readonly otherLeaderAddress = '127.0.0.1:7072';
 
-  onRoleChange(): () => void {
+  role(): SoftState {
+    return this.softState;
+  }
+
+  onRoleChange(listener: (softState: SoftState) => void): () => void {
+    this.roleListeners.add(listener);
+    return () => this.roleListeners.delete(listener);
+  }
+
+  /** A one-member leader never installs a snapshot from anyone. */
+  onSnapshotRestored(): () => void {
     return () => {};
   }
 
+  become(role: SoftState['role'], leaderId: string): void {
+    this.softState = { role, leaderId: asNodeId(leaderId), term: asTerm(this.softState.term + 1) };
+    for (const listener of this.roleListeners) listener(this.softState);
+  }
+
   notLeaderError(): ServiceError {
-    return new UnavailableError('no leader');
+    if (this.softState.leaderId === '' || this.softState.leaderId === 'n1') return new UnavailableError('no leader');
+    return new NotLeaderError(`the leader is ${this.softState.leaderId}`, InstantDriver.otherLeaderAddress);
   }
 
   onApply(listener: ApplyListener): () => void {
@@ -41,6 +66,7 @@ class InstantDriver {
   }
 
   propose(command: LockCommand): Promise<CommandResult> {
+    if (this.refusal) return Promise.reject(this.refusal);
     return new Promise((resolve) => {
       setImmediate(() => {
         const index = this.nextIndex++;
@@ -64,6 +90,7 @@ interface Fixture {
   readonly url: string;
   readonly server: Server;
   readonly api: ClientApi;
+  readonly driver: InstantDriver;
   readonly clients: WebSocket[];
 }
 
@@ -87,7 +114,7 @@ async function startFixture(): Promise<Fixture> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
-  const fixture = { url: `ws://127.0.0.1:${port}/v1/client`, server, api, clients: [] };
+  const fixture = { url: `ws://127.0.0.1:${port}/v1/client`, server, api, driver, clients: [] };
   fixtures.push(fixture);
   return fixture;
 }
@@ -116,15 +143,21 @@ interface Push {
   readonly events: { index: number; type: string; name: string }[];
 }
 
+interface GoAway {
+  readonly goAway: { reason: string; leader?: string };
+}
+
 class TestClient {
   private readonly replies = new Map<string, (reply: Reply) => void>();
   readonly pushes: Push[] = [];
+  readonly goAways: { reason: string; leader?: string }[] = [];
   private counter = 0;
 
   constructor(readonly socket: WebSocket) {
     socket.on('message', (data: Buffer) => {
-      const message = decodeFrame(new Uint8Array(data)) as Reply | Push;
+      const message = decodeFrame(new Uint8Array(data)) as Reply | Push | GoAway;
       if ('watch' in message) this.pushes.push(message);
+      else if ('goAway' in message) this.goAways.push(message.goAway);
       else this.replies.get(message.id)?.(message);
     });
   }
@@ -219,6 +252,31 @@ describe('closing', () => {
     client.socket.pause();
     await withinMs(fixture.api.close(), 1_000, 'ClientApi.close()');
     expect(fixture.api.connectionCount).toBe(0);
+  });
+
+  test('close() tells each client, before closing with 1001, the address of the leader this member follows', async () => {
+    const fixture = await startFixture();
+    const client = await TestClient.connect(fixture);
+    await client.ok('lock.get', { name: 'a', stale: true });
+    fixture.driver.become('follower', 'n2');
+    const closed = client.closed();
+    await withinMs(fixture.api.close(), 1_000, 'ClientApi.close()');
+    expect(await closed).toBe(1001);
+    expect(client.goAways).toEqual([{ reason: 'member shutting down', leader: InstantDriver.otherLeaderAddress }]);
+  });
+
+  test('during a hand-off a refused proposal waits for the successor and is answered NOT_LEADER naming it', async () => {
+    const fixture = await startFixture();
+    const client = await TestClient.connect(fixture);
+    const session = await client.ok('session.open', { ttlMs: 10_000 });
+    fixture.api.beginHandOff(5_000);
+    fixture.driver.refusal = new UnavailableError('leadership is being transferred; retry shortly');
+    let answered = false;
+    const reply = client.request('lock.acquire', { sessionId: session.sessionId, name: 'a', mode: 'try' }).finally(() => (answered = true));
+    await sleep(30);
+    expect(answered).toBe(false);
+    fixture.driver.become('follower', 'n2');
+    expect(await withinMs(reply, 1_000, 'the held answer')).toMatchObject({ ok: false, error: { code: 'NOT_LEADER', leader: InstantDriver.otherLeaderAddress } });
   });
 
   test('after close() new upgrades are refused', async () => {

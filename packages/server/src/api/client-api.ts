@@ -2,6 +2,8 @@
 // Every frame is untrusted: undecodable frames close the connection with 1007, oversize ones with
 // 1009 (ws enforces maxPayload), anything decodable but wrong gets an error reply naming the problem.
 // A connection is bounded in requests in flight and in watches; nothing it sends can stall others.
+// While this member hands leadership off (SIGTERM), "retry later" answers wait for the successor and
+// then name it (leader-hand-off.ts); closing tells every client where to go (a goAway notice).
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -21,6 +23,7 @@ import {
   UnavailableError,
   validateRequest,
   type ClientReply,
+  type GoAwayNotice,
   type OperationArgs,
   type OperationResult,
   type ServerPush,
@@ -34,6 +37,7 @@ import type { Metrics } from '../runtime/metrics.js';
 import type { RaftDriver } from '../runtime/raft-driver.js';
 import type { Clock } from '../runtime/system-clock.js';
 import { rolePermits, type ClientRole, type ClientTokens } from './client-tokens.js';
+import { LeaderHandOff } from './leader-hand-off.js';
 import { Operations, toLockInfo, type ConnectionContext } from './operations.js';
 import { WaitRegistry } from './wait-registry.js';
 import { WatchHub } from './watch-hub.js';
@@ -65,12 +69,15 @@ export class ClientApi {
   private readonly waits = new WaitRegistry();
   private readonly watches: WatchHub;
   private readonly connections = new Set<WebSocket>();
+  private readonly handOff: LeaderHandOff;
+  private readonly drainWaiters = new Set<() => void>();
   private accepting = true;
 
   constructor(private readonly options: ClientApiOptions) {
     this.server = new WebSocketServer({ noServer: true, maxPayload: protocolLimits.maxFrameBytes });
     this.server.on('connection', (socket: WebSocket, role: ClientRole) => this.onConnection(socket, role));
     this.watches = new WatchHub(options.maxWatchHistoryEvents, options.driver.lastAppliedIndex());
+    this.handOff = new LeaderHandOff(options.driver, options.clock, options.logger);
     this.operations = new Operations({
       driver: options.driver,
       waits: this.waits,
@@ -79,6 +86,7 @@ export class ClientApi {
       address: options.address,
       defaultSessionTtlMs: protocolLimits.defaultSessionTtlMs,
       defaultListLimit: protocolLimits.defaultListLimit,
+      handOff: this.handOff,
     });
     options.driver.onApply((_index, _command, outcome) => {
       for (const event of outcome.events) {
@@ -117,14 +125,45 @@ export class ClientApi {
     this.server.handleUpgrade(request, socket, head, (webSocket) => this.server.emit('connection', webSocket, role));
   }
 
-  /** Stop taking connections and close the open ones (SIGTERM). */
+  /**
+   * This member is handing leadership off: for at most windowMs, until the successor is known,
+   * answers that would say "retry later" wait and then redirect to it (NOT_LEADER with its address).
+   */
+  beginHandOff(windowMs: number): void {
+    this.handOff.begin(windowMs);
+  }
+
+  /** Stop taking connections and close the open ones (SIGTERM), telling each client where the leader is. */
   async close(): Promise<void> {
     this.accepting = false;
-    for (const socket of this.connections) socket.close(closeCodes.goingAway, 'member shutting down');
+    // During a hand-off the successor is known a moment after this member stepped down (its first
+    // append); waiting for it lets every goAway name it, so no client has to search the endpoints.
+    const leader = await this.handOff.successor();
+    this.handOff.end();
+    const goAway: GoAwayNotice = { goAway: leader === undefined ? { reason: 'member shutting down' } : { reason: 'member shutting down', leader } };
+    const frame = encodeFrame(goAway);
+    for (const socket of this.connections) {
+      if (socket.readyState === socket.OPEN) socket.send(frame, { binary: true });
+      socket.close(closeCodes.goingAway, 'member shutting down');
+    }
     // A client that never answers the close handshake must not hold up SIGTERM.
-    await new Promise((resolve) => setTimeout(resolve, this.connections.size > 0 ? closeGraceMs : 0));
+    await this.drained(closeGraceMs);
     for (const socket of this.connections) socket.terminate();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Resolves once every connection has closed, or after timeoutMs. */
+  private async drained(timeoutMs: number): Promise<void> {
+    if (this.connections.size === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.drainWaiters.add(() => {
+        if (this.connections.size > 0) return;
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.drainWaiters.clear();
   }
 
   get connectionCount(): number {
@@ -210,10 +249,14 @@ export class ClientApi {
           send({ id: request.id, ok: true, result });
         },
         (error: unknown) => {
-          inflight--;
-          const serviceError = this.asServiceError(error, request.op);
-          this.options.metrics.clientRequests.inc({ op: request.op, code: serviceError.code });
-          send({ id: request.id, ok: false, error: serviceError.toWire() });
+          const reply = (serviceError: ServiceError) => {
+            inflight--;
+            this.options.metrics.clientRequests.inc({ op: request.op, code: serviceError.code });
+            send({ id: request.id, ok: false, error: serviceError.toWire() });
+          };
+          const answer = this.handOff.answer(this.asServiceError(error, request.op));
+          if (answer instanceof Promise) void answer.then(reply);
+          else reply(answer);
         },
       );
     };
@@ -223,6 +266,7 @@ export class ClientApi {
       this.options.metrics.clientConnections.set(this.connections.size);
       for (const cleanup of cleanups) cleanup();
       for (const watchId of watchIds) this.watches.unsubscribe(watchId);
+      for (const waiter of [...this.drainWaiters]) waiter();
     });
     socket.on('error', (error) => this.options.logger.debug({ error: error.message }, 'client connection error'));
   }

@@ -79,7 +79,7 @@ class MembershipDriver {
   }
 }
 
-function operationsWith(driver: MembershipDriver): { run: <Op extends OperationName>(op: Op, args: ClientRequest<Op>['args']) => Promise<unknown> } {
+function operationsWith(driver: MembershipDriver, handOffCalls: unknown[][] = []): { run: <Op extends OperationName>(op: Op, args: ClientRequest<Op>['args']) => Promise<unknown> } {
   const operations = new Operations({
     driver: driver as unknown as RaftDriver,
     waits: new WaitRegistry(),
@@ -88,6 +88,7 @@ function operationsWith(driver: MembershipDriver): { run: <Op extends OperationN
     address: '127.0.0.1:7071',
     defaultSessionTtlMs: 10_000,
     defaultListLimit: 1000,
+    handOff: { begin: (windowMs) => handOffCalls.push(['begin', windowMs]), end: () => handOffCalls.push(['end']) },
   });
   const context: ConnectionContext = {
     receivedAtMs: performance.now(),
@@ -177,6 +178,19 @@ describe('admin ops', () => {
     driver.transfer = { moved: true, next: 'n3', afterMs: 20 };
     expect(await operationsWith(driver).run('members.transferLeader', { id: 'n3', timeoutMs: 5_000 })).toEqual({ leaderId: 'n3' });
     expect(driver.calls).toEqual([['transferLeadership', 'n3', 5_000]]);
+  });
+
+  test('members.transferLeader hands clients off for the transfer, and stops holding their answers when leadership stays put', async () => {
+    const driver = new MembershipDriver();
+    const handOffCalls: unknown[][] = [];
+    const { run } = operationsWith(driver, handOffCalls);
+    expect(await run('members.transferLeader', { id: 'n3', timeoutMs: 5_000 })).toEqual({ leaderId: 'n2' });
+    expect(handOffCalls).toEqual([['begin', 5_000]]); // the successor's arrival ends it (leader-hand-off.ts)
+    const staysLeader = new MembershipDriver();
+    staysLeader.transfer = { moved: false, next: undefined, afterMs: 0 };
+    const refusedCalls: unknown[][] = [];
+    expect(await codeOf(operationsWith(staysLeader, refusedCalls).run('members.transferLeader', { id: 'n3', timeoutMs: 5_000 }))).toBe('TIMEOUT');
+    expect(refusedCalls).toEqual([['begin', 5_000], ['end']]);
   });
 
   test('members.transferLeader without an id leaves the choice to the driver', async () => {

@@ -21,6 +21,7 @@ import type { CommandResult, LockInfo as MachineLockInfo } from '../lock/lock-st
 import type { RaftDriver } from '../runtime/raft-driver.js';
 import type { Clock } from '../runtime/system-clock.js';
 import { clusterStatusOf } from './cluster-status.js';
+import type { LeaderHandOff } from './leader-hand-off.js';
 import type { GrantedLock, WaitRegistry } from './wait-registry.js';
 
 /** Per-connection hooks the handlers need (parking waits, watches). */
@@ -40,6 +41,8 @@ export interface OperationsOptions {
   readonly address: string;
   readonly defaultSessionTtlMs: number;
   readonly defaultListLimit: number;
+  /** While leadership moves, "retry later" answers wait for the successor and then name it. */
+  readonly handOff: Pick<LeaderHandOff, 'begin' | 'end'>;
 }
 
 /** How long a membership change or a leadership transfer may wait when the request gives no timeoutMs. */
@@ -226,10 +229,19 @@ export class Operations {
     } else if (!members.some((member) => member.role === 'voter' && member.id !== nodeId)) {
       throw new InvalidArgumentError('members.transferLeader: there is no other voter to hand leadership to');
     }
+    // Clients are sent on to the successor once it is known instead of being told to retry later;
+    // the hand-off ends by itself then, and here if leadership stays put.
+    this.options.handOff.begin(timeoutMs);
     const moved = await driver.transferLeadership(args.id === undefined ? undefined : asNodeId(args.id), timeoutMs);
-    if (!moved) throw new TimeoutError(`members.transferLeader: leadership did not move within ${timeoutMs} ms`);
+    if (!moved) {
+      this.options.handOff.end();
+      throw new TimeoutError(`members.transferLeader: leadership did not move within ${timeoutMs} ms`);
+    }
     const leaderId = await this.newLeaderId(deadlineMs);
-    if (leaderId === undefined) throw new TimeoutError(`members.transferLeader: ${nodeId} stepped down, but no new leader was known within ${timeoutMs} ms`);
+    if (leaderId === undefined) {
+      this.options.handOff.end();
+      throw new TimeoutError(`members.transferLeader: ${nodeId} stepped down, but no new leader was known within ${timeoutMs} ms`);
+    }
     return { leaderId };
   }
 
