@@ -667,6 +667,7 @@ export class Simulation {
       limits: { ...defaultRaftLimits, maxUncommittedEntries, maxInflightAppends: this.options.maxInflightAppends, maxEntriesPerAppend: this.options.maxEntriesPerAppend },
       preVote: this.options.preVote,
       checkQuorum: this.options.checkQuorum,
+      fastFirstElection: true,
     });
     member.role = 'follower';
     member.term = member.node.softState().term;

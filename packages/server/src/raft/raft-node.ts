@@ -98,6 +98,13 @@ export interface RaftNodeOptions {
   readonly preVote: boolean;
   /** Thesis §6.2: a leader steps down when it stops hearing from a majority; followers honour its lease. */
   readonly checkQuorum: boolean;
+  /**
+   * Start with the election timer advanced to one tick short of the base timeout (etcd's
+   * initial-election-tick-advance), so a cluster restarted as a whole elects within [1, T] ticks
+   * instead of [T, 2T). Only with PreVote: a member restarted into a healthy cluster then merely
+   * probes, and the leader's lease makes the others refuse.
+   */
+  readonly fastFirstElection?: boolean;
 }
 
 export type RefusalReason =
@@ -225,6 +232,7 @@ export class RaftNode {
     this.refreshConfig();
     this.lastSoftState = this.softState();
     this.becomeFollower(this.currentTerm, noNode);
+    if (options.fastFirstElection === true && options.preVote) this.electionElapsedTicks = this.timing.electionTimeoutTicks - 1;
   }
 
   /** Config entries in the log after the snapshot, read once at start (the log is bounded by compaction). */

@@ -175,6 +175,7 @@ export class RaftDriver {
       limits: options.raftLimits,
       preVote: true,
       checkQuorum: true,
+      fastFirstElection: true,
     });
     this.softState = this.node.softState();
     this.appliedIndex = asLogIndex(this.stateMachine.lastAppliedIndex());
