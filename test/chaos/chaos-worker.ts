@@ -186,13 +186,14 @@ export class ChaosWorker {
     const { random, resource, history } = this.options;
     // Most holds are short. Some outlast the session's TTL, so that a fault during one can make its
     // lease lapse mid-hold while the holder keeps writing: the case fencing exists for.
-    const outlastsLease = random.chance(0.2);
+    // (Not in recovery, where every client must get a grant soon: a long hold would starve the others.)
+    const outlastsLease = random.chance(0.2) && this.mode === 'chaos';
     this.currentHoldOutlastsLease = outlastsLease;
-    const holdMs = outlastsLease ? random.between(session.ttlMs, 2 * session.ttlMs) : random.between(0, this.options.holdMaxMs);
-    const writeCount = outlastsLease ? random.between(4, 8) : random.between(1, 4);
+    const holdMs = outlastsLease ? random.between(Math.round(1.5 * session.ttlMs), 3 * session.ttlMs) : random.between(0, this.options.holdMaxMs);
+    const writeCount = outlastsLease ? random.between(5, 10) : random.between(1, 4);
     const naive = random.chance(0.5);
     resource.write(hold.tracked);
-    for (let written = 1; written < writeCount && !this.stopRequested; written++) {
+    for (let written = 1; written < writeCount && !this.stopRequested && !(outlastsLease && this.mode === 'recovery'); written++) {
       await sleep(Math.floor(holdMs / writeCount));
       if (!naive && hold.handle.signal.aborted) break;
       resource.write(hold.tracked);
