@@ -32,6 +32,11 @@ export interface RaftStorage {
   term(index: LogIndex): Term | undefined;
   /** Entries [low, high), stopping early once maxBytes is reached (always at least one entry). */
   entries(low: LogIndex, high: LogIndex, maxBytes: number): LogEntry[];
+  /**
+   * Optional: the config entries of the log, oldest first, if the storage keeps track of them (so a
+   * restart need not read the whole log twice). Without it the core scans entries() once at start.
+   */
+  configEntries?(): readonly LogEntry[];
 }
 
 /** Structured logging: fields first, message second (pino's call shape). */

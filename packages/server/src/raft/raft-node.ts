@@ -238,6 +238,12 @@ export class RaftNode {
   /** Config entries in the log after the snapshot, read once at start (the log is bounded by compaction). */
   private readConfigEntries(storage: RaftStorage, snapshot: SnapshotMetadata): ConfigEntry[] {
     const found: ConfigEntry[] = [];
+    if (storage.configEntries !== undefined) {
+      for (const entry of storage.configEntries()) {
+        if (entry.kind === 'config' && entry.index > snapshot.index) found.push({ index: entry.index, term: entry.term, config: entry.config });
+      }
+      return found;
+    }
     let next = asLogIndex(snapshot.index + 1);
     const end = asLogIndex(storage.lastIndex() + 1);
     while (next < end) {

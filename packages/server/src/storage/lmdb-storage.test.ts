@@ -486,3 +486,39 @@ async function runChildUntilKilled(dataDir: string, childIdentity: StorageIdenti
     children.delete(child);
   }
 }
+
+describe('LmdbStorage: snapshots and compaction', () => {
+  const members = [{ id: asNodeId('n1'), address: '127.0.0.1:1', role: 'voter' as const }];
+  const withLearner = { members: [...members, { id: asNodeId('n2'), address: '127.0.0.1:2', role: 'learner' as const }] };
+  const configEntry = (index: number, term: number): LogEntry => ({ kind: 'config', index: asLogIndex(index), term: asTerm(term), config: withLearner });
+
+  test('a compaction keeps the trailing window, survives a restart with its snapshot bytes, and the config entries after the log start', async () => {
+    const dataDir = await temporaryDir();
+    let storage = openStorage(dataDir, { bootstrapConfig: { members } });
+    await storage.persist(hardState(1, '', 6), [command(1, 1), command(2, 1), configEntry(3, 1), command(4, 1), command(5, 1), command(6, 1)]);
+    const bytes = randomBytes(3 * 1024 * 1024 + 17); // several chunks, the last one short
+    await storage.compact({ index: asLogIndex(5), term: asTerm(1), config: withLearner }, bytes, asLogIndex(3));
+    expect([storage.firstIndex(), storage.lastIndex(), storage.snapshotMetadata().index]).toEqual([3, 6, 5]);
+    expect(storage.term(asLogIndex(2))).toBe(1); // the log start keeps its term
+    expect(storage.term(asLogIndex(1))).toBeUndefined();
+    storage = await reopen(storage, dataDir);
+    expect([storage.firstIndex(), storage.lastIndex(), storage.snapshotMetadata().index]).toEqual([3, 6, 5]);
+    expect(storage.configEntries().map((entry) => entry.index)).toEqual([3]);
+    expect(Buffer.from(storage.readSnapshot().data).equals(bytes)).toBe(true);
+    expect(storage.snapshotChunkCount()).toBe(4);
+    expect(allEntries(storage).map((entry) => entry.index)).toEqual([3, 4, 5, 6]);
+  });
+
+  test('installing a leader snapshot replaces the log, raises the commit index, and a restart starts after it', async () => {
+    const dataDir = await temporaryDir();
+    let storage = openStorage(dataDir, { bootstrapConfig: { members } });
+    await storage.persist(hardState(2, 'n1', 1), [command(1, 1), command(2, 2), configEntry(3, 2)]);
+    await storage.installSnapshot({ index: asLogIndex(40), term: asTerm(3), config: { members } }, new Uint8Array([1, 2, 3]));
+    expect([storage.firstIndex(), storage.lastIndex(), storage.initialHardState().commitIndex]).toEqual([41, 40, 40]);
+    expect(storage.configEntries()).toEqual([]);
+    await storage.persist(undefined, [command(41, 3)]);
+    storage = await reopen(storage, dataDir);
+    expect([storage.firstIndex(), storage.lastIndex(), storage.term(asLogIndex(40))]).toEqual([41, 41, 3]);
+    expect([...storage.readSnapshot().data]).toEqual([1, 2, 3]);
+  });
+});

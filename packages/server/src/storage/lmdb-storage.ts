@@ -83,6 +83,7 @@ interface PersistedState {
   readonly snapshot: SnapshotRecord;
   readonly logStart: LogStart;
   readonly terms: Term[];
+  readonly configEntries: Map<number, LogEntry>;
 }
 
 /** Snapshot bytes are stored (and streamed to followers) in chunks of this size. */
@@ -114,6 +115,8 @@ export class LmdbStorage implements RaftStorage {
   private hardStatePersisted: boolean;
   /** terms[i] is the term of index logStart.index + 1 + i. */
   private terms: Term[];
+  /** The config entries in the log, by index (few: one per membership change since the log start). */
+  private readonly configByIndex: Map<number, LogEntry>;
   /** Entries handed to persist() whose group is not durable yet, by index. */
   private readonly unflushed = new Map<number, LogEntry>();
   private openGroup: OpenGroup | undefined;
@@ -135,6 +138,11 @@ export class LmdbStorage implements RaftStorage {
     this.hardState = state.hardState ?? initialHardState;
     this.hardStatePersisted = state.hardState !== undefined;
     this.terms = state.terms;
+    this.configByIndex = state.configEntries;
+  }
+
+  configEntries(): readonly LogEntry[] {
+    return [...this.configByIndex.values()].sort((left, right) => left.index - right.index);
   }
 
   /** A fresh member: no hard state and no entries persisted yet. */
@@ -232,6 +240,7 @@ export class LmdbStorage implements RaftStorage {
       this.terms = this.terms.slice(dropThrough - this.logStart.index);
       this.logStart = logStart;
       this.snapshot = record;
+      for (const index of this.configByIndex.keys()) if (index <= dropThrough) this.configByIndex.delete(index);
     });
   }
 
@@ -248,6 +257,7 @@ export class LmdbStorage implements RaftStorage {
     const oldFirst = this.firstIndex();
     const oldLast = this.lastIndex();
     this.unflushed.clear();
+    this.configByIndex.clear();
     this.terms = [];
     this.logStart = logStart;
     this.snapshot = record;
@@ -375,9 +385,11 @@ export class LmdbStorage implements RaftStorage {
       // Drop the conflicting tail from the view, then append (MemoryStorage.persist).
       for (let index = first.index; index <= this.lastIndex(); index++) this.unflushed.delete(index);
       this.terms.length = first.index - this.logStart.index - 1;
+      for (const index of this.configByIndex.keys()) if (index >= first.index) this.configByIndex.delete(index);
       for (const entry of entries) {
         this.terms.push(entry.term);
         this.unflushed.set(entry.index, entry);
+        if (entry.kind === 'config') this.configByIndex.set(entry.index, entry);
       }
       assert(this.lastIndex() === first.index + entries.length - 1, 'the view ends at the last persisted entry');
     }
@@ -452,6 +464,7 @@ function loadPersistedState(environment: Environment): PersistedState {
   const hardStateBytes = meta.get(metaKeys.hardState);
   const hardState = hardStateBytes === undefined ? undefined : decodeHardState(hardStateBytes);
   const terms: Term[] = [];
+  const configEntries = new Map<number, LogEntry>();
   let previousTerm = logStart.term;
   // Bounded by the log on disk, which compaction keeps bounded.
   for (const { key, value } of log.getRange()) {
@@ -460,7 +473,8 @@ function loadPersistedState(environment: Environment): PersistedState {
     assert(entry.term >= previousTerm, 'terms never decrease along the log on disk');
     previousTerm = entry.term;
     terms.push(entry.term);
+    if (entry.kind === 'config') configEntries.set(entry.index, entry);
   }
   assert(logStart.index + terms.length >= snapshot.index, 'the log reaches the snapshot');
-  return { hardState, snapshot, logStart, terms };
+  return { hardState, snapshot, logStart, terms, configEntries };
 }
