@@ -69,7 +69,9 @@ export function readinessOf(driver: RaftDriver): { ready: boolean; role: string;
   const status = driver.status();
   const appliedIndex = driver.lastAppliedIndex();
   const leaderKnown = status.leaderId !== '';
-  return { ready: leaderKnown && appliedIndex >= status.commitIndex, role: status.role, leaderId: leaderKnown ? status.leaderId : null, commitIndex: status.commitIndex, appliedIndex };
+  // A new leader serves only once it has committed an entry of its term (its no-op, §5.4.2).
+  const leaderServing = status.role !== 'leader' || driver.node.termAt(status.commitIndex) === status.term;
+  return { ready: leaderKnown && leaderServing && appliedIndex >= status.commitIndex, role: status.role, leaderId: leaderKnown ? status.leaderId : null, commitIndex: status.commitIndex, appliedIndex };
 }
 
 function pathOf(request: IncomingMessage): string {
