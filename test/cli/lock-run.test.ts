@@ -61,7 +61,7 @@ test('lock run: a holder frozen past its lease has its command stopped before th
     const shared = join(directory, 'shared.log');
     // The command notes its own end ("stopped") when SIGTERM reaches it, so the log orders the events.
     const firstCommand = 'trap \'echo stopped >> "$0"; exit 143\' TERM; echo "start $$ $RAFTLOCK_TOKEN" >> "$0"; sleep 30 & wait; echo end >> "$0"';
-    await using first = CliProcess.start(['--endpoints', endpoints, 'lock', 'run', '--ttl', '3s', 'job', '--', 'sh', '-c', firstCommand, shared]);
+    await using first = CliProcess.start(['--endpoints', endpoints, 'lock', 'run', '--ttl', '5s', 'job', '--', 'sh', '-c', firstCommand, shared]);
     const started = await eventually(() => readLines(shared).find((line) => line.startsWith('start ')), 15_000, 'the first command started');
     const [, shellPidText, firstTokenText] = started.split(' ');
     const shellPid = Number(shellPidText);
@@ -97,7 +97,7 @@ test('lock run: a holder frozen past its lease has its command stopped before th
     // Fencing: the second grant's token is greater, so the stale command's writes can be refused.
     const secondToken = BigInt(secondLine?.split(' ')[1] ?? '0');
     expect(secondToken).toBeGreaterThan(BigInt(firstTokenText ?? '0'));
-    console.log(`lock run frozen holder: second holder granted ${secondGrantedAfterMs.toFixed(0)} ms after the freeze (ttl 3 s), after the watchdog stopped the first command; the frozen CLI exited ${exitedAfterMs.toFixed(0)} ms after SIGCONT; tokens ${firstTokenText} → ${secondToken}`);
+    console.log(`lock run frozen holder: second holder granted ${secondGrantedAfterMs.toFixed(0)} ms after the freeze (ttl 5 s), after the watchdog stopped the first command; the frozen CLI exited ${exitedAfterMs.toFixed(0)} ms after SIGCONT; tokens ${firstTokenText} → ${secondToken}`);
   } finally {
     await rm(directory, { recursive: true, force: true });
   }
@@ -110,7 +110,7 @@ test('lock run: a holder whose CLI is SIGKILLed still has its command stopped by
   try {
     const shared = join(directory, 'shared.log');
     const firstCommand = 'trap \'echo stopped >> "$0"; exit 143\' TERM; echo "start $$" >> "$0"; sleep 30 & wait; echo end >> "$0"';
-    await using first = CliProcess.start(['--endpoints', endpoints, 'lock', 'run', '--ttl', '3s', 'job', '--', 'sh', '-c', firstCommand, shared]);
+    await using first = CliProcess.start(['--endpoints', endpoints, 'lock', 'run', '--ttl', '5s', 'job', '--', 'sh', '-c', firstCommand, shared]);
     const started = await eventually(() => readLines(shared).find((line) => line.startsWith('start ')), 15_000, 'the first command started');
     const shellPid = Number(started.split(' ')[1]);
     first.signal('SIGKILL');
