@@ -75,7 +75,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
   const clientTokens = new Map<string, string>();
   const tokenOf = new Map<string, string>();
   for (const clientId of [...clientIds, 'observer']) {
-    const token = `chaos-${clientId}-${random.nextUint32().toString(16)}`;
+    // Always 8 hex digits: a token must be at least 16 characters, and a small draw would be shorter.
+    const token = `chaos-${clientId}-${random.nextUint32().toString(16).padStart(8, '0')}`;
     clientTokens.set(token, clientId);
     tokenOf.set(clientId, token);
   }
