@@ -1,25 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { InvalidArgumentError, NotHolderError, TimeoutError, UnauthenticatedError, UnavailableError } from '@raftlock/protocol';
-import { connect, type Client } from './client.js';
-import { FakeMember, sessionScript, waitUntil } from './fake-member.fixture.js';
+import { connect } from './client.js';
+import { closedAfterEachTest, sessionScript, waitUntil } from './fake-member.fixture.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function member(): Promise<FakeMember> {
-  const started = await FakeMember.start();
-  cleanups.push(() => started.stop());
-  return started;
-}
-
-async function client(options: Parameters<typeof connect>[0]): Promise<Client> {
-  const connected = await connect(options);
-  cleanups.push(() => connected.close());
-  return connected;
-}
+const { member, client } = closedAfterEachTest();
 
 test('connect finds the leader through a follower that names it, before sending any request', async () => {
   const leader = await member();

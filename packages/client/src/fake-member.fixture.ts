@@ -5,7 +5,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { afterEach } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { connect, type Client } from './client.js';
 import { decodeFrame, encodeFrame, type ClientRequest, type ClusterStatus, type GoAwayNotice, type ServerPush, type WireError } from '@raftlock/protocol';
 
 export interface ReceivedRequest {
@@ -154,4 +156,34 @@ export function waitUntil(check: () => boolean, timeoutMs: number, what: string)
     };
     poll();
   });
+}
+
+/**
+ * For a test file: `member()` starts a FakeMember and `client()` connects; both, and anything given
+ * to `defer()`, are closed after each test, newest first (register once, at the top of the file).
+ */
+export function closedAfterEachTest(): {
+  member(): Promise<FakeMember>;
+  client(options: Parameters<typeof connect>[0]): Promise<Client>;
+  defer(cleanup: () => Promise<unknown>): void;
+} {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return {
+    async member() {
+      const started = await FakeMember.start();
+      cleanups.push(() => started.stop());
+      return started;
+    },
+    async client(options) {
+      const connected = await connect(options);
+      cleanups.push(() => connected.close());
+      return connected;
+    },
+    defer(cleanup) {
+      cleanups.push(cleanup);
+    },
+  };
 }

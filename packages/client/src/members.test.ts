@@ -1,24 +1,8 @@
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { InvalidArgumentError, TimeoutError } from '@raftlock/protocol';
-import { connect, type Client } from './client.js';
-import { FakeMember } from './fake-member.fixture.js';
+import { closedAfterEachTest } from './fake-member.fixture.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function member(): Promise<FakeMember> {
-  const started = await FakeMember.start();
-  cleanups.push(() => started.stop());
-  return started;
-}
-
-async function client(options: Parameters<typeof connect>[0]): Promise<Client> {
-  const connected = await connect(options);
-  cleanups.push(() => connected.close());
-  return connected;
-}
+const { member, client } = closedAfterEachTest();
 
 const members = [
   { id: 'n1', address: '127.0.0.1:7071', role: 'voter' },

@@ -1,31 +1,15 @@
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { decodeSnapshotFileHeader, InternalError, UnavailableError, type MemberInfo } from '@raftlock/protocol';
-import { connect, type Client } from './client.js';
-import { FakeMember, type ReceivedRequest } from './fake-member.fixture.js';
+import { closedAfterEachTest, type FakeMember, type ReceivedRequest } from './fake-member.fixture.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function member(): Promise<FakeMember> {
-  const started = await FakeMember.start();
-  cleanups.push(() => started.stop());
-  return started;
-}
-
-async function client(options: Parameters<typeof connect>[0]): Promise<Client> {
-  const connected = await connect(options);
-  cleanups.push(() => connected.close());
-  return connected;
-}
+const { member, client, defer } = closedAfterEachTest();
 
 async function directory(): Promise<string> {
   const path = await mkdtemp(join(tmpdir(), 'raftlock-snapshot-'));
-  cleanups.push(() => rm(path, { recursive: true, force: true }));
+  defer(() => rm(path, { recursive: true, force: true }));
   return path;
 }
 

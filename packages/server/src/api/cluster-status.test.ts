@@ -22,7 +22,7 @@ test('a learner in the configuration is reported as learner; voters by what this
       ]),
     }),
     configuration: () => ({ members }),
-    voters: () => members.map((member) => member.id),
+    memberIds: () => members.map((member) => member.id),
     addressOf: (id: string) => members.find((member) => member.id === id)?.address,
     lastAppliedIndex: () => 9,
   } as unknown as RaftDriver;

@@ -9,7 +9,7 @@ export function clusterStatusOf(driver: RaftDriver, nodeId: string, address: str
   const status = driver.status();
   const leaderId = status.leaderId === '' ? null : status.leaderId;
   const learners = new Set<string>(driver.configuration().members.filter((member) => member.role === 'learner').map((member) => member.id));
-  const members: MemberStatus[] = driver.voters().map((id) => {
+  const members: MemberStatus[] = driver.memberIds().map((id) => {
     const progress = status.progress.get(id);
     const role: MemberStatus['role'] =
       id === status.leaderId ? 'leader' : learners.has(id) ? 'learner' : id === nodeId ? status.role : leaderId !== null ? 'follower' : 'unknown';

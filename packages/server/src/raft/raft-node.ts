@@ -1026,12 +1026,11 @@ export class RaftNode {
       this.configEntries = this.configEntries.slice(lastCommitted);
     }
     const next = this.configEntries.at(-1)?.config ?? this.baseConfig;
-    if (configsEqual(next, this.config) && this.voters.length > 0) return;
-    const changed = !configsEqual(next, this.config);
+    if (configsEqual(next, this.config)) return;
     this.config = next;
     this.voters = votersOf(next);
     this.replicaIds = next.members.map((member) => member.id).filter((id) => id !== this.nodeId);
-    if (changed) this.logger.info({ term: this.currentTerm, members: next.members }, 'configuration in force');
+    this.logger.info({ term: this.currentTerm, members: next.members }, 'configuration in force');
     if (this.role === 'leader') this.trackReplicas();
   }
 

@@ -48,6 +48,13 @@ class TestLog implements DurableLog {
     await Promise.resolve();
     this.memory.installSnapshot(...args);
   }
+  snapshotChunkCount() {
+    return 1; // the test snapshot is one chunk
+  }
+  readSnapshotChunk() {
+    const { metadata, data } = this.memory.storedSnapshot();
+    return { metadata, totalBytes: data.byteLength, data };
+  }
   firstIndex() {
     return this.memory.firstIndex();
   }

@@ -31,7 +31,7 @@ import { asLogIndex, asNodeId, type LogIndex, type NodeId } from '../ids.js';
 import type { LockCommand } from '../lock/lock-commands.js';
 import type { LockStateMachine} from '../lock/lock-state-machine.js';
 import { type ApplyOutcome, type CommandResult } from '../lock/lock-state-machine.js';
-import { configsEqual, type ClusterConfig, type ConfigChange } from '../raft/cluster-config.js';
+import type { ClusterConfig, ConfigChange } from '../raft/cluster-config.js';
 import { entrySizeBytes, type HardState, type LogEntry, type SnapshotMetadata } from '../raft/log-entry.js';
 import type { InstallSnapshot, Message } from '../raft/messages.js';
 import type { Logger, RaftStorage, Random } from '../raft/ports.js';
@@ -51,6 +51,10 @@ export interface DurableLog extends RaftStorage {
   compact(metadata: SnapshotMetadata, data: Uint8Array, keepFrom: LogIndex): Promise<void>;
   /** A leader's snapshot replaces the log (Ready.snapshot). Durable on resolve. */
   installSnapshot(metadata: SnapshotMetadata, data: Uint8Array): Promise<void>;
+  /** Chunks the stored snapshot's bytes take (at least 1, even when empty). */
+  snapshotChunkCount(): number;
+  /** One chunk of the stored snapshot (backups read it chunk by chunk). */
+  readSnapshotChunk(chunk: number): { readonly metadata: SnapshotMetadata; readonly totalBytes: number; readonly data: Uint8Array };
 }
 
 /** How the state machine becomes snapshot bytes and back. */
@@ -143,10 +147,10 @@ export class RaftDriver {
   private appliedIndex: LogIndex;
   private readonly pendingConfigChanges = new Map<number, PendingConfigChange>();
   private readonly snapshotListeners = new Set<(index: LogIndex) => void>();
-  private readonly configListeners = new Set<(config: ClusterConfig) => void>();
   /** The address book last given to the transport, as `id=address` pairs joined (to spot changes). */
   private publishedPeersKey: string | undefined;
-  private publishedConfig: ClusterConfig | undefined;
+  /** The two configurations the address book was last built from (they are immutable: identity tells a change). */
+  private publishedFrom: { readonly inForce: ClusterConfig; readonly applied: ClusterConfig } | undefined;
   /** Snapshot streams in progress; compaction waits while any runs, so the bytes they send stay put. */
   private snapshotPins = 0;
   /** The configuration as of the applied index (what a snapshot taken now records). */
@@ -262,11 +266,7 @@ export class RaftDriver {
     return () => this.snapshotListeners.delete(listener);
   }
 
-  /** Called whenever the configuration in force changes (the address book follows it). */
-  onConfigChange(listener: (config: ClusterConfig) => void): () => void {
-    this.configListeners.add(listener);
-    return () => this.configListeners.delete(listener);
-  }
+
 
   onApply(listener: ApplyListener): () => void {
     this.applyListeners.add(listener);
@@ -421,15 +421,13 @@ export class RaftDriver {
     chunk: number,
     index: number | undefined,
   ): Promise<{ index: number; term: number; chunk: number; chunkCount: number; totalBytes: number; data: Uint8Array }> {
-    const storage = this.options.storage as DurableLog &
-      Partial<{ snapshotChunkCount(): number; readSnapshotChunk(chunk: number): { metadata: SnapshotMetadata; totalBytes: number; chunkCount: number; data: Uint8Array } }>;
-    if (storage.readSnapshotChunk === undefined || storage.snapshotChunkCount === undefined) throw new UnavailableError('this member cannot read snapshots');
+    const storage = this.options.storage;
     if (index === undefined) {
       if (chunk !== 0) throw new InvalidArgumentError('chunks after the first name the snapshot index the first one returned');
       // Everything committed before this call is applied here once the read returns; snapshot that.
       await this.linearizableRead();
-      if (this.options.storage.snapshotMetadata().index < this.appliedIndex) await this.snapshotNow();
-    } else if (this.options.storage.snapshotMetadata().index !== index) {
+      if (storage.snapshotMetadata().index < this.appliedIndex) await this.snapshotNow();
+    } else if (storage.snapshotMetadata().index !== index) {
       throw new UnavailableError('the snapshot changed; start again from chunk 0');
     }
     const chunkCount = storage.snapshotChunkCount();
@@ -464,7 +462,7 @@ export class RaftDriver {
   }
 
   /** Every member of the configuration in force, voters and learners. */
-  voters(): readonly NodeId[] {
+  memberIds(): readonly NodeId[] {
     return this.node.configuration().members.map((member) => member.id);
   }
 
@@ -565,13 +563,19 @@ export class RaftDriver {
   }
 
   /**
-   * Tell the transport (and listeners) about a new configuration. The address book is the union of
+   * Tell the transport (and the metrics) about a new configuration. The address book is the union of
    * the configuration in force and the last committed one: a member being removed must still hear
    * our acknowledgement of its removal, or a leader removing itself could never commit it (it only
    * leaves the book once the change is applied, as in etcd-io/raft).
    */
   private publishConfig(): void {
     const config = this.node.configuration();
+    // Called on every Ready; configurations change rarely and are replaced, never mutated.
+    if (this.publishedFrom?.inForce === config && this.publishedFrom.applied === this.appliedConfig) return;
+    this.publishedFrom = { inForce: config, applied: this.appliedConfig };
+    const metrics = this.options.metrics;
+    metrics.configMembers.set({ role: 'voter' }, config.members.filter((member) => member.role === 'voter').length);
+    metrics.configMembers.set({ role: 'learner' }, config.members.filter((member) => member.role === 'learner').length);
     const peers = new Map<NodeId, string>();
     for (const member of [...this.appliedConfig.members, ...config.members]) {
       const address = member.address !== '' ? member.address : this.options.addresses.get(member.id);
@@ -584,10 +588,6 @@ export class RaftDriver {
     if (known && peersKey !== this.publishedPeersKey) {
       this.publishedPeersKey = peersKey;
       this.transport?.setPeers(peers);
-    }
-    if (this.publishedConfig === undefined || !configsEqual(config, this.publishedConfig)) {
-      this.publishedConfig = config;
-      for (const listener of this.configListeners) listener(config);
     }
   }
 
@@ -763,9 +763,6 @@ export class RaftDriver {
     const storage = this.options.storage;
     metrics.logEntries.set(storage.lastIndex() - storage.firstIndex() + 1);
     metrics.snapshotIndex.set(storage.snapshotMetadata().index);
-    const members = this.node.configuration().members;
-    metrics.configMembers.set({ role: 'voter' }, members.filter((member) => member.role === 'voter').length);
-    metrics.configMembers.set({ role: 'learner' }, members.filter((member) => member.role === 'learner').length);
     const stats = this.stateMachine.stats();
     metrics.sessions.set(stats.sessions);
     metrics.locksHeld.set(stats.locksHeld);
