@@ -25,6 +25,8 @@ export interface LocalClusterOptions {
   readonly electionTimeoutMs?: number;
   /** Extra flags for every member; a function gets the cluster's temp root (for secret files). */
   readonly extraArgs?: readonly string[] | ((rootDir: string) => string[]);
+  /** Flags for node itself before the script (e.g. --cpu-prof for `pnpm bench --cpu-prof DIR`). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** How a member is started: with the bootstrap --peers, with --join, or from its data dir alone. */
@@ -38,8 +40,10 @@ export class LocalCluster {
   private readonly startModes = new Map<string, StartMode>();
   private readonly timing: { readonly heartbeatMs: number; readonly electionTimeoutMs: number };
   private extraArgs: readonly string[];
+  private readonly nodeArgs: readonly string[];
 
   private constructor(rootDir: string, ports: number[], options: LocalClusterOptions) {
+    this.nodeArgs = options.nodeArgs ?? [];
     this.rootDir = rootDir;
     this.timing = { heartbeatMs: options.heartbeatMs ?? 50, electionTimeoutMs: options.electionTimeoutMs ?? 500 };
     const extraArgs = options.extraArgs ?? [];
@@ -90,6 +94,7 @@ export class LocalCluster {
   spawnMember(member: Member): void {
     const mode = this.startModes.get(member.id) ?? 'bootstrap';
     const args = [
+      ...this.nodeArgs,
       raftlockdPath,
       '--id', member.id,
       '--listen', member.address,

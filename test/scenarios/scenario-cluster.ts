@@ -229,7 +229,8 @@ export class ScenarioCluster {
     const ready = node.ready();
     // The contract under test: persist first, then send, then apply.
     this.storages.get(id)?.persist(ready.hardState, ready.entriesToPersist);
-    for (const message of ready.messagesToSend) {
+    node.persisted(ready);
+    for (const message of [...ready.messagesToSendNow, ...ready.messagesToSend]) {
       this.sent.push(message);
       this.pending.push(message);
     }

@@ -70,7 +70,11 @@ interface Member {
   /** Bumped on every crash, so events scheduled for an earlier life are ignored. */
   incarnation: number;
   readyScheduled: boolean;
-  inflightReady: Ready | undefined;
+  /**
+   * Readies handed over whose write is in flight, oldest first; a crash loses them all. A Ready
+   * with a snapshot is handled whole when its write lands (the real driver waits for it too).
+   */
+  readonly writesInFlight: { readonly ready: Ready; readonly durableAtMs: number }[];
   role: Role;
   term: number;
   /** Proposals this member accepted as leader: index → (term, key); acknowledged once applied here. */
@@ -212,7 +216,7 @@ export class Simulation {
       checkedCommitIndex: 0,
       incarnation: 0,
       readyScheduled: false,
-      inflightReady: undefined,
+      writesInFlight: [],
       role: 'follower',
       term: 0,
       pendingProposals: new Map(),
@@ -344,26 +348,43 @@ export class Simulation {
     this.afterActivity(member);
   }
 
-  /** The driver takes a Ready; its fsync completes a little later, while steps go on meanwhile. */
+  /**
+   * The driver takes a Ready (raft-driver.ts does the same): a leader's messages leave at once,
+   * committed entries are applied, the Ready is advanced, and its write lands a little later — in
+   * order, after every earlier write — while steps and further Readies go on meanwhile.
+   */
   private onTakeReady(nodeId: NodeId, incarnation: number): void {
     const member = this.member(nodeId);
     member.readyScheduled = false;
-    if (!member.node || member.incarnation !== incarnation || member.inflightReady) return;
+    if (!member.node || member.incarnation !== incarnation) return;
     if (!member.node.hasReady()) return;
-    member.inflightReady = member.node.ready();
+    const ready = member.node.ready();
+    const lastDurableAtMs = member.writesInFlight.at(-1)?.durableAtMs ?? this.nowMs;
     const fsyncMs = this.random.nextInt(this.options.faults.persistDelayMaxMs + 1);
-    this.queue.push(this.nowMs + fsyncMs, { kind: 'readyPersisted', nodeId, incarnation });
+    const durableAtMs = Math.max(lastDurableAtMs, this.nowMs + fsyncMs);
+    member.writesInFlight.push({ ready, durableAtMs });
+    this.queue.push(durableAtMs, { kind: 'readyPersisted', nodeId, incarnation });
+    if (ready.snapshot) return; // handed over whole once the snapshot and everything before it is durable
+    for (const message of ready.messagesToSendNow) this.send(message);
+    this.applyReady(member, ready);
+    if (!member.node) return; // the entries just applied removed this member from the cluster
+    member.node.advance(ready);
+    this.maybeCompact(member);
+    this.afterActivity(member);
   }
 
-  /** Persist, then send, then apply, then advance: the order a real driver must keep. */
+  /** The oldest write in flight is on disk: now the messages that vouch for it may leave. */
   private onReadyPersisted(nodeId: NodeId, incarnation: number): void {
     const member = this.member(nodeId);
-    const ready = member.inflightReady;
-    if (!member.node || member.incarnation !== incarnation || !ready) return;
-    member.inflightReady = undefined;
+    if (!member.node || member.incarnation !== incarnation) return;
+    const write = member.writesInFlight.shift();
+    if (!write) throw new AssertionError(`invariant violated: ${nodeId} has a write in flight for each readyPersisted event`);
+    const ready = write.ready;
     if (ready.snapshot) this.installSnapshot(member, ready);
     member.storage.persist(ready.hardState, ready.entriesToPersist);
     this.checker.onPersist(nodeId, ready.entriesToPersist);
+    member.node.persisted(ready);
+    if (ready.snapshot) for (const message of ready.messagesToSendNow) this.send(message);
     for (const message of ready.messagesToSend) this.send(message);
     if (this.shouldCrashAfterVote(ready)) {
       // BUGGIFY (FoundationDB): crash right after a vote leaves, where a vote that was not durable
@@ -374,8 +395,19 @@ export class Simulation {
       this.queue.push(this.nowMs + this.random.between(1, 30), { kind: 'restart', nodeId });
       return;
     }
+    if (ready.snapshot) {
+      this.applyReady(member, ready);
+      if (!member.node) return;
+      member.node.advance(ready);
+    }
+    this.maybeCompact(member);
+    this.afterActivity(member);
+  }
+
+  /** Apply a Ready's committed entries and release its confirmed reads. */
+  private applyReady(member: Member, ready: Ready): void {
     for (const entry of ready.entriesToApply) {
-      this.checker.onApply(nodeId, entry);
+      this.checker.onApply(member.id, entry);
       member.appliedIndex = entry.index;
       if (entry.kind === 'config') this.onConfigApplied(member, entry.index, entry.config);
       if (entry.kind !== 'command') continue;
@@ -400,11 +432,8 @@ export class Simulation {
       if (minimumIndex === undefined) continue;
       member.pendingReads.delete(readState.requestContext);
       this.stats.readsReleased++;
-      this.checker.onReadState(nodeId, readState.index, minimumIndex);
+      this.checker.onReadState(member.id, readState.index, minimumIndex);
     }
-    member.node.advance(ready);
-    this.maybeCompact(member);
-    this.afterActivity(member);
   }
 
   /** Ready.snapshot: the staged bytes become this member's snapshot and state machine. */
@@ -446,8 +475,10 @@ export class Simulation {
     if (everyEntries === 0 || !node) return;
     const appliedIndex = asLogIndex(member.appliedIndex);
     const snapshotIndex = member.storage.snapshotMetadata().index;
-    // Only what is applied here and on this member's disk (the Ready just handled persisted it).
+    // Only what is applied here and on this member's disk with a commit index that covers it (the
+    // hard state that committed it may still be in flight: the next landed write carries it).
     if (appliedIndex - snapshotIndex < everyEntries || appliedIndex > member.storage.lastIndex()) return;
+    if (appliedIndex > member.storage.initialHardState().commitIndex) return;
     const term = member.storage.term(appliedIndex);
     if (term === undefined) throw new AssertionError(`invariant violated: ${member.id} has a term for its applied index ${appliedIndex}`);
     const chain = this.checker.appliedChainOfMember(member.id);
@@ -505,7 +536,7 @@ export class Simulation {
       const term = node.termAt(commitIndex);
       if (term !== undefined && term === softState.term) this.checker.onLeaderCommit(member.id, commitIndex, term, votersOf(node.configuration()));
     }
-    if (!member.readyScheduled && !member.inflightReady && node.hasReady()) {
+    if (!member.readyScheduled && node.hasReady()) {
       member.readyScheduled = true;
       this.queue.push(this.nowMs, { kind: 'takeReady', nodeId: member.id, incarnation: member.incarnation });
     }
@@ -631,7 +662,7 @@ export class Simulation {
     if (running.length === 0) return;
     const member = this.member(this.random.pick(running));
     this.stats.crashes++;
-    this.record(`crash ${member.id}${member.inflightReady ? ' (losing an unpersisted Ready)' : ''}`);
+    this.record(`crash ${member.id}${member.writesInFlight.length > 0 ? ` (losing ${member.writesInFlight.length} unpersisted Readies)` : ''}`);
     this.crashMember(member);
     this.queue.push(this.nowMs + this.random.between(50, 2500), { kind: 'restart', nodeId: member.id });
   }
@@ -639,7 +670,7 @@ export class Simulation {
   private crashMember(member: Member): void {
     member.node = undefined;
     member.incarnation++;
-    member.inflightReady = undefined;
+    member.writesInFlight.length = 0;
     member.readyScheduled = false;
     member.pendingProposals.clear();
     member.pendingReads.clear();

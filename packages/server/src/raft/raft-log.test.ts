@@ -103,7 +103,7 @@ describe('RaftLog slicing and stability', () => {
     const small = 2 * (10 + entryOverheadBytes);
     expect(log.slice(asLogIndex(2), asLogIndex(5), small).map((sliced) => sliced.index)).toEqual([2, 3]);
     // Across the stable/unstable boundary too.
-    storage.persist(undefined, log.unstable().slice(0, 2));
+    storage.persist(undefined, log.takeEntriesToPersist());
     log.stableTo(asLogIndex(2), asTerm(1));
     expect(log.slice(asLogIndex(2), asLogIndex(5), small).map((sliced) => sliced.index)).toEqual([2, 3]);
     expect(log.slice(asLogIndex(1), asLogIndex(5), 1_000).map((sliced) => sliced.index)).toEqual([1, 2, 3, 4]);
@@ -113,7 +113,7 @@ describe('RaftLog slicing and stability', () => {
     // Raft thesis (Ongaro 2014) §3.8 driver contract
     const { log, storage } = logWith([1]);
     log.appendFromLeader(asLogIndex(1), [entry(2, 1), entry(3, 1)]);
-    const written = [...log.unstable()];
+    const written = log.takeEntriesToPersist();
     // While the driver writes entries 2-3 of term 1, a new leader replaces entry 3.
     log.appendFromLeader(asLogIndex(2), [entry(3, 2)]);
     storage.persist(undefined, written);
@@ -133,8 +133,44 @@ describe('RaftLog slicing and stability', () => {
     expect(log.commitTo(asLogIndex(1))).toBe(false);
     expect(log.commitIndex).toBe(2);
     expect(log.entriesToApply(1_000)).toEqual([]);
-    storage.persist(undefined, log.unstable());
+    storage.persist(undefined, log.takeEntriesToPersist());
     log.stableTo(asLogIndex(2), asTerm(1));
     expect(log.entriesToApply(1_000).map((applied) => applied.index)).toEqual([1, 2]);
+  });
+
+  test('entries handed out for persisting are not handed out again while their write is in flight', () => {
+    // etcd-io/raft unstable.offsetInProgress: the driver may take the next Ready before the last is durable
+    const storage = new MemoryStorage();
+    const log = new RaftLog(storage, asLogIndex(0));
+    log.append([entry(1, 1), entry(2, 1)]);
+    expect(log.takeEntriesToPersist().map((taken) => taken.index)).toEqual([1, 2]);
+    expect(log.hasEntriesToPersist()).toBe(false);
+    log.append([entry(3, 1)]);
+    expect(log.takeEntriesToPersist().map((taken) => taken.index)).toEqual([3]);
+    // Still in flight: nothing is stable, so nothing committed can be applied yet.
+    log.commitTo(asLogIndex(3));
+    expect(log.stableLastIndex()).toBe(0);
+    expect(log.entriesToApply(1_000)).toEqual([]);
+  });
+
+  test('entries replaced while their write is in flight are handed out again, and the old write marks nothing stable', () => {
+    // Raft paper Figure 2 (receiver step 3) with the write of the replaced entries still in flight
+    const { log, storage } = logWith([1]);
+    log.appendFromLeader(asLogIndex(1), [entry(2, 1), entry(3, 1)]);
+    const first = log.takeEntriesToPersist();
+    log.appendFromLeader(asLogIndex(1), [entry(2, 1), entry(3, 2), entry(4, 2)]);
+    expect(log.hasEntriesToPersist()).toBe(true);
+    const second = log.takeEntriesToPersist();
+    expect(second.map((taken) => [taken.index, taken.term])).toEqual([
+      [3, 2],
+      [4, 2],
+    ]);
+    storage.persist(undefined, first);
+    log.stableTo(asLogIndex(3), asTerm(1));
+    expect(log.stableLastIndex()).toBe(1);
+    storage.persist(undefined, second);
+    log.stableTo(asLogIndex(4), asTerm(2));
+    expect(log.stableLastIndex()).toBe(4);
+    expect(log.unstable()).toEqual([]);
   });
 });

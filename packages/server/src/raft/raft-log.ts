@@ -1,5 +1,9 @@
 // RaftLog: the member's view of the log, stable entries (in RaftStorage, on disk) followed by the
-// unstable tail (accepted in memory, handed to the driver in the next Ready, not yet on disk).
+// unstable tail (accepted in memory, not yet known to be on disk). The unstable tail has two parts:
+// entries already handed to the driver for persisting (their write is in flight) and entries not
+// handed out yet (the next Ready's). A driver may take the next Ready before the previous one is
+// durable (etcd-io/raft's offsetInProgress), so the core must neither hand an entry out twice nor
+// count an entry as stable before the driver says it is.
 //
 // Invariants (asserted):
 //   firstIndex - 1 ≤ appliedIndex ≤ commitIndex ≤ lastIndex
@@ -7,6 +11,7 @@
 //   committed entries are never truncated (State Machine Safety rests on it)
 //   a snapshot received from the leader and not yet on disk (the unstable snapshot) shadows the whole
 //   stable log: until the driver has installed it, the log is that snapshot plus the unstable tail
+//   unstableOffset - 1 ≤ inProgressThrough ≤ lastIndex: entries up to inProgressThrough were handed out
 
 import { assert } from '../assert.js';
 import { asLogIndex, asTerm, type LogIndex, type Term } from '../ids.js';
@@ -19,12 +24,17 @@ export class RaftLog {
   private unstableEntries: LogEntry[] = [];
   /** A snapshot from the leader that replaces the stable log once the driver has persisted it. */
   private unstableSnapshot: SnapshotMetadata | undefined;
+  /** The unstable snapshot was handed to the driver (it is being installed). */
+  private unstableSnapshotInProgress = false;
+  /** The last unstable entry handed to the driver for persisting; later ones still have to be. */
+  private inProgressThrough: LogIndex;
   commitIndex: LogIndex;
   /** Highest index handed to the driver for applying. */
   appliedIndex: LogIndex;
 
   constructor(private readonly storage: RaftStorage, commitIndex: LogIndex) {
     this.unstableOffset = asLogIndex(storage.lastIndex() + 1);
+    this.inProgressThrough = storage.lastIndex();
     const snapshotIndex = storage.snapshotMetadata().index;
     assert(snapshotIndex >= storage.firstIndex() - 1 && snapshotIndex <= storage.lastIndex(), 'the snapshot lies within the kept log');
     assert(commitIndex <= storage.lastIndex(), 'persisted commit index is within the persisted log');
@@ -52,21 +62,36 @@ export class RaftLog {
   restoreSnapshot(snapshot: SnapshotMetadata): void {
     assert(snapshot.index > this.commitIndex, 'a snapshot is only restored when it is ahead of the commit index');
     this.unstableSnapshot = snapshot;
+    this.unstableSnapshotInProgress = false;
     this.unstableOffset = asLogIndex(snapshot.index + 1);
     this.unstableEntries = [];
+    this.inProgressThrough = snapshot.index;
     this.commitIndex = snapshot.index;
     // Handing the snapshot to the driver is what brings the state machine to its index.
     this.appliedIndex = snapshot.index;
   }
 
+  /** A snapshot from the leader that is not on disk yet (handed out or not). */
   pendingSnapshot(): SnapshotMetadata | undefined {
     return this.unstableSnapshot;
+  }
+
+  /** The unstable snapshot, if it was not handed to the driver yet; it is handed out now. */
+  takeSnapshotToInstall(): SnapshotMetadata | undefined {
+    if (this.unstableSnapshot === undefined || this.unstableSnapshotInProgress) return undefined;
+    this.unstableSnapshotInProgress = true;
+    return this.unstableSnapshot;
+  }
+
+  hasSnapshotToInstall(): boolean {
+    return this.unstableSnapshot !== undefined && !this.unstableSnapshotInProgress;
   }
 
   /** The driver installed snapshot; the storage now starts at it. */
   snapshotStable(snapshot: SnapshotMetadata): void {
     if (this.unstableSnapshot?.index !== snapshot.index || this.unstableSnapshot.term !== snapshot.term) return; // a newer one replaced it
     this.unstableSnapshot = undefined;
+    this.unstableSnapshotInProgress = false;
     assert(this.storage.snapshotMetadata().index === snapshot.index, 'storage holds the snapshot the driver says it installed');
   }
 
@@ -158,6 +183,9 @@ export class RaftLog {
     const first = entries[0];
     assert(first !== undefined, 'truncateAndAppend gets at least one entry');
     assert(first.index <= this.lastIndex() + 1, 'no gap before appended entries');
+    // Entries from here on that were handed out are superseded: the new ones must be handed out too.
+    // (The write in flight still lands first, and the driver's next write replaces its tail.)
+    if (first.index <= this.inProgressThrough) this.inProgressThrough = asLogIndex(first.index - 1);
     if (first.index >= this.unstableOffset) {
       this.unstableEntries.length = first.index - this.unstableOffset;
     } else {
@@ -172,9 +200,22 @@ export class RaftLog {
     }
   }
 
-  /** Entries accepted but not yet on disk. */
+  /** Entries accepted but not yet on disk, handed out or not. */
   unstable(): readonly LogEntry[] {
     return this.unstableEntries;
+  }
+
+  /** Unstable entries not yet handed to the driver. */
+  hasEntriesToPersist(): boolean {
+    return this.inProgressThrough < this.lastIndex() && this.unstableEntries.length > 0;
+  }
+
+  /** Hand the unstable entries not handed out yet to the driver for persisting. */
+  takeEntriesToPersist(): LogEntry[] {
+    assert(this.inProgressThrough >= this.unstableOffset - 1, 'entries before the unstable tail are stable or handed out');
+    const entries = this.unstableEntries.slice(this.inProgressThrough + 1 - this.unstableOffset);
+    this.inProgressThrough = this.lastIndex();
+    return entries;
   }
 
   /** The driver persisted entries up to (index, term): they leave the unstable tail. */
@@ -182,6 +223,7 @@ export class RaftLog {
     // The tail may have been replaced while the driver was writing (a new leader's entries arrived);
     // then the write is stale and the replacement still has to be persisted.
     if (index < this.unstableOffset || this.term(index) !== term) return;
+    assert(index <= this.inProgressThrough, 'only entries handed out for persisting become stable');
     this.unstableEntries = this.unstableEntries.slice(index + 1 - this.unstableOffset);
     this.unstableOffset = asLogIndex(index + 1);
     assert(this.unstableSnapshot !== undefined || this.storage.lastIndex() >= index, 'storage holds what the driver says it persisted');

@@ -65,8 +65,9 @@ function drain(node: RaftNode, storage: MemoryStorage): { readies: Ready[]; mess
     expect(count).toBeLessThan(100);
     const ready = node.ready();
     storage.persist(ready.hardState, ready.entriesToPersist);
+    node.persisted(ready);
     const persisted = storage.initialHardState();
-    for (const message of ready.messagesToSend) {
+    for (const message of [...ready.messagesToSendNow, ...ready.messagesToSend]) {
       if (message.type === 'RequestVoteResponse' && message.voteGranted && !message.preVote) {
         expect(persisted, 'a granted vote is on disk before the reply leaves').toMatchObject({ term: message.term, votedFor: message.to });
       }
@@ -75,7 +76,7 @@ function drain(node: RaftNode, storage: MemoryStorage): { readies: Ready[]; mess
       }
     }
     readies.push(ready);
-    messages.push(...ready.messagesToSend);
+    messages.push(...ready.messagesToSendNow, ...ready.messagesToSend);
     node.advance(ready);
   }
   return { readies, messages };
@@ -193,6 +194,7 @@ describe('voting (Raft paper §5.2, §5.4.1)', () => {
     node.step(requestVote({ from: n2, term: 1, lastLogIndex: 0, lastLogTerm: 0 }));
     expect(voteResponses(first.messagesToSend).every((message) => message.preVote)).toBe(true);
     storage.persist(first.hardState, first.entriesToPersist);
+    node.persisted(first);
     node.advance(first);
     const second = node.ready();
     expect(voteResponses(second.messagesToSend)).toMatchObject([{ to: n2, term: 1, preVote: false, voteGranted: true }]);
@@ -538,8 +540,9 @@ describe('determinism', () => {
         while (node.hasReady()) {
           const ready = node.ready();
           storages.get(id)!.persist(ready.hardState, ready.entriesToPersist);
+          node.persisted(ready);
           trace.push(JSON.stringify({ time, id, ready }));
-          inFlight.push(...ready.messagesToSend);
+          inFlight.push(...ready.messagesToSendNow, ...ready.messagesToSend);
           node.advance(ready);
         }
       }

@@ -1,8 +1,9 @@
 // RaftNode: the pure, synchronous Raft consensus core (etcd-io/raft's RawNode shape).
 //
 // Inputs: tick() for logical time, step(message) for the network, propose(data), readIndex(context)
-// and transferLeadership(to) for the application. Output: ready(), a batch of work the driver must
-// do in order (persist, send, apply), acknowledged with advance(ready). No I/O, clock, timer or
+// and transferLeadership(to) for the application. Output: ready(), a batch of work for the driver
+// (persist, send, apply), acknowledged with advance(ready) once handed over and persisted(ready) once
+// durable — the write may still be in flight when the next Ready is taken (ready.ts). No I/O, clock, timer or
 // ambient randomness: the same inputs always give the same outputs, which is what lets one seed
 // replay a whole cluster in the simulation.
 //
@@ -17,7 +18,10 @@
 // (paper §7).
 //
 // Key invariants (asserted; they stay on in production):
-//   - at most one vote per term, and it is persisted before any message of the same Ready is sent
+//   - at most one vote per term, and it is persisted before any message that depends on it is sent:
+//     only a leader's appends, heartbeats, snapshots and TimeoutNow of a term already durable may
+//     leave before their Ready is on disk (thesis §10.2.1: the leader writes in parallel)
+//   - the leader counts itself toward commit only for entries persisted() on its own disk
 //   - a leader only ever appends to its own log, never truncates it
 //   - the commit index never decreases and only advances by counting voters' replicas of a
 //     current-term entry
@@ -200,12 +204,19 @@ export class RaftNode {
   /** Reads that arrived before this leader committed its no-op; it cannot know the commit index yet. */
   private readsAwaitingFirstCommit: string[] = [];
   private readStates: ReadState[] = [];
+  /** Messages that may leave only once everything handed out for persisting so far is durable. */
   private outbox: Message[] = [];
+  /** A leader's messages that may leave while its own write is in flight (thesis §10.2.1). */
+  private outboxNow: Message[] = [];
 
   // What the driver has (or is being handed) already; ready() reports only differences.
   private lastHardState: HardState;
+  /** The hard state last reported durable (persisted()); a leader's early messages need its term on disk. */
+  private durableHardState: HardState;
   private lastSoftState: SoftState;
   private readyInFlight: Ready | undefined;
+  /** Readies handed out whose persistence the driver has not confirmed yet, oldest first. */
+  private readonly readiesAwaitingPersist: Ready[] = [];
 
   constructor(options: RaftNodeOptions) {
     assert(new Set(options.voters).size === options.voters.length, 'voter ids are unique');
@@ -225,6 +236,7 @@ export class RaftNode {
     this.currentTerm = hardState.term;
     this.votedFor = hardState.votedFor;
     this.lastHardState = hardState;
+    this.durableHardState = hardState;
     const snapshot = options.storage.snapshotMetadata();
     this.baseConfig =
       snapshot.config.members.length > 0 ? snapshot.config : makeConfig(options.voters.map((id) => ({ id, address: '', role: 'voter' as const })));
@@ -405,43 +417,64 @@ export class RaftNode {
   hasReady(): boolean {
     if (this.readyInFlight !== undefined) return false;
     return (
-      this.log.pendingSnapshot() !== undefined ||
+      this.log.hasSnapshotToInstall() ||
       this.outbox.length > 0 ||
+      this.outboxNow.length > 0 ||
       this.readStates.length > 0 ||
-      this.log.unstable().length > 0 ||
+      this.log.hasEntriesToPersist() ||
       !hardStatesEqual(this.hardState(), this.lastHardState) ||
       this.softStateChanged() ||
       (this.log.commitIndex > this.log.appliedIndex && this.log.stableLastIndex() > this.log.appliedIndex)
     );
   }
 
-  /** Take the next batch of work. Only one Ready is outstanding at a time; step() may run meanwhile. */
+  /**
+   * Take the next batch of work. Only one Ready is handed over at a time (advance() before the next),
+   * but its write may still be in flight: persisted() reports it durable, in the order handed out.
+   */
   ready(): Ready {
     assert(this.readyInFlight === undefined, 'the previous Ready was advanced before the next is taken');
     const hardState = this.hardState();
     const softState = this.softState();
     const ready: Ready = {
-      snapshot: this.log.pendingSnapshot(),
+      snapshot: this.log.takeSnapshotToInstall(),
       hardState: hardStatesEqual(hardState, this.lastHardState) ? undefined : hardState,
-      entriesToPersist: [...this.log.unstable()],
+      entriesToPersist: this.log.takeEntriesToPersist(),
       messagesToSend: this.outbox,
+      messagesToSendNow: this.outboxNow,
       entriesToApply: this.log.entriesToApply(this.limits.maxBytesPerApply),
       readStates: this.readStates,
       softState: this.softStateChanged() ? softState : undefined,
     };
     this.outbox = [];
+    this.outboxNow = [];
     this.readStates = [];
+    this.lastHardState = hardState;
     this.lastSoftState = softState;
     this.readyInFlight = ready;
+    this.readiesAwaitingPersist.push(ready);
     return ready;
   }
 
-  /** The driver has persisted, sent and applied everything in ready. */
+  /** The driver has handed over everything in ready: sent what it may send now, applied entriesToApply. */
   advance(ready: Ready): void {
     assert(this.readyInFlight === ready, 'advance is given the Ready that ready() handed out');
     this.readyInFlight = undefined;
+    const lastApplied = ready.entriesToApply.at(-1);
+    // A snapshot restored meanwhile already moved the applied index past these entries.
+    if (lastApplied && lastApplied.index > this.log.appliedIndex) this.log.appliedTo(lastApplied.index);
+    this.checkInvariants();
+  }
+
+  /**
+   * Everything ready asked to persist (snapshot, hard state, entries) is durable. Called once per
+   * Ready, in the order they were handed out, before or after advance(ready).
+   */
+  persisted(ready: Ready): void {
+    assert(this.readiesAwaitingPersist[0] === ready, 'Readies are reported durable once each, in order');
+    this.readiesAwaitingPersist.shift();
     if (ready.snapshot) this.log.snapshotStable(ready.snapshot);
-    if (ready.hardState) this.lastHardState = ready.hardState;
+    if (ready.hardState) this.durableHardState = ready.hardState;
     const lastPersisted = ready.entriesToPersist.at(-1);
     if (lastPersisted) {
       this.log.stableTo(lastPersisted.index, lastPersisted.term);
@@ -451,9 +484,6 @@ export class RaftNode {
         if (this.maybeCommit()) this.afterCommit();
       }
     }
-    const lastApplied = ready.entriesToApply.at(-1);
-    // A snapshot restored meanwhile already moved the applied index past these entries.
-    if (lastApplied && lastApplied.index > this.log.appliedIndex) this.log.appliedTo(lastApplied.index);
     this.checkInvariants();
   }
 
@@ -1056,7 +1086,12 @@ export class RaftNode {
   }
 
   private send(message: Message): void {
-    this.outbox.push(message);
+    // A leader's appends, heartbeats, snapshots and TimeoutNow claim nothing about this member's disk
+    // beyond its term, which it persisted before asking for the votes that made it leader — unless
+    // it won alone, in the very Ready that persists its vote (a single voter): then they wait too.
+    const leaderMessage = message.type === 'AppendEntries' || message.type === 'Heartbeat' || message.type === 'InstallSnapshot' || message.type === 'TimeoutNow';
+    if (leaderMessage && this.role === 'leader' && this.durableHardState.term === this.currentTerm) this.outboxNow.push(message);
+    else this.outbox.push(message);
   }
 
   private hardState(): HardState {

@@ -68,11 +68,31 @@ class TestLog implements DurableLog {
     return this.memory.entries(...args);
   }
   async persist(hardState: HardState | undefined, entries: readonly LogEntry[]): Promise<void> {
-    await Promise.resolve();
     const failure = this.failNextPersist;
     this.failNextPersist = undefined;
-    if (failure) throw failure;
-    this.memory.persist(hardState, entries);
+    // Writes land in the order they were issued, as LMDB's group commits do.
+    const previous = this.lastWrite;
+    const write = (async () => {
+      await previous;
+      await Promise.resolve();
+      if (this.holdWrites) await new Promise<void>((resolve) => this.heldWrites.push(resolve));
+      if (failure) throw failure;
+      this.memory.persist(hardState, entries);
+    })();
+    this.lastWrite = write.catch(() => undefined);
+    return write;
+  }
+
+  /** While set, writes stay in flight until releaseWrites(). */
+  holdWrites = false;
+  private heldWrites: (() => void)[] = [];
+  private lastWrite: Promise<void> = Promise.resolve();
+
+  releaseWrites(): void {
+    this.holdWrites = false;
+    const held = this.heldWrites;
+    this.heldWrites = [];
+    for (const resolve of held) resolve();
   }
 }
 
@@ -294,17 +314,41 @@ describe('proposals', () => {
 });
 
 describe('the Ready loop', () => {
-  test('a failed persist is fatal and the messages of that Ready are never sent', async () => {
+  test('a leader sends new entries to its followers while its own write is in flight, and commits once that write lands', async () => {
+    // Raft thesis §10.2.1: the leader writes to its disk in parallel with replicating
     const leader = harness({ voters: threeVoters });
     await startLeader(leader);
     const lastIndexBefore = leader.driver.status().lastIndex;
-    leader.log.failNextPersist = new Error('disk full');
-    observe(leader.driver.propose(openSession(1_000)));
-    await advance(20);
-    expect(leader.fatalErrors).toHaveLength(1);
-    expect(String(leader.fatalErrors[0])).toContain('disk full');
+    leader.peers.hold('appends');
+    leader.log.holdWrites = true;
+    const proposal = observe(leader.driver.propose(openSession(1_000)));
+    await advance(5);
     const carriedNewEntry = leader.peers.sent.some((message) => message.type === 'AppendEntries' && message.entries.some((entry) => entry.index > lastIndexBefore));
-    expect(carriedNewEntry).toBe(false);
+    expect(carriedNewEntry, 'the append left before the leader wrote the entry').toBe(true);
+    expect(leader.log.memory.lastIndex()).toBe(lastIndexBefore);
+    // A majority (both followers) has the entry: it commits though the leader's own disk does not.
+    leader.peers.release('appends');
+    await advance(5);
+    expect(leader.driver.status().commitIndex).toBeGreaterThan(lastIndexBefore);
+    // ...but the leader applies (and answers) only entries on its own disk.
+    expect(proposal.outcome).toBeUndefined();
+    leader.log.releaseWrites();
+    await advance(5);
+    expect(proposal.outcome?.value).toMatchObject({ ok: true });
+  });
+
+  test('a failed write is fatal and the acknowledgement of its entries is never sent', async () => {
+    // Raft paper §5.3 with thesis §3.8: a follower acknowledges only entries on its disk
+    const follower = harness({ voters: threeVoters });
+    follower.driver.start();
+    follower.log.failNextPersist = new Error('disk full');
+    const entry: LogEntry = { kind: 'command', index: asLogIndex(1), term: asTerm(1), data: encodeCommand(openSession(1_000)) };
+    follower.driver.step({ type: 'AppendEntries', from: n2, to: n1, term: asTerm(1), prevLogIndex: asLogIndex(0), prevLogTerm: asTerm(0), entries: [entry], leaderCommit: asLogIndex(0) });
+    await advance(20);
+    expect(follower.fatalErrors).toHaveLength(1);
+    expect(String(follower.fatalErrors[0])).toContain('disk full');
+    const acknowledged = follower.peers.sent.some((message) => message.type === 'AppendEntriesResponse' && message.success && message.matchIndex >= 1);
+    expect(acknowledged).toBe(false);
   });
 });
 

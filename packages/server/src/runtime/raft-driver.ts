@@ -1,12 +1,16 @@
 // RaftDriver: the one place that owns timers and `await` (STYLE "What we absorb" §2). It wires the
 // pure RaftNode to its ports — LMDB storage, the peer transport, the lock state machine — and runs
-// the Ready loop in the order the core requires:
+// the Ready loop in the order the core requires (ready.ts):
 //
-//   1. persist hard state and entries (one LMDB transaction, one fsync for everything in the Ready)
-//   2. send messages (only now: a vote or an ack must never leave before it is durable)
-//   3. apply committed entries to the lock state machine, completing the client requests waiting
-//      on them, and serve linearizable reads whose ReadIndex has been applied
-//   4. advance
+//   1. start writing hard state and entries (group commit: every write started in one event-loop
+//      turn shares one LMDB transaction and one fsync; writes land in the order they were started)
+//   2. send the messages that may leave at once: a leader replicates while its own disk writes
+//      (thesis §10.2.1), so a commit costs max(leader fsync, follower round trip + fsync), not both
+//   3. apply committed entries (already on this disk) to the lock state machine, completing the
+//      client requests waiting on them, and serve linearizable reads whose ReadIndex has been applied
+//   4. advance, and take the next Ready without waiting for the write
+//   5. when the write lands: persisted(ready), then send the messages that vouch for it (votes,
+//      acknowledgements: never before they are durable)
 //
 // It also keeps the leader's session leases: keepalives are confirmed by a heartbeat quorum
 // (ReadIndex) and never go through the log; expiry is proposed as a command once a TTL lapses.
@@ -36,7 +40,7 @@ import { entrySizeBytes, type HardState, type LogEntry, type SnapshotMetadata } 
 import type { InstallSnapshot, Message } from '../raft/messages.js';
 import type { Logger, RaftStorage, Random } from '../raft/ports.js';
 import { RaftNode, type RaftLimits, type RaftStatus, type RefusalReason } from '../raft/raft-node.js';
-import type { ReadState, SoftState } from '../raft/ready.js';
+import type { ReadState, Ready, SoftState } from '../raft/ready.js';
 import type { PeerTransport } from '../transport/ports.js';
 import { decodeCommand, encodeCommand } from './command-codec.js';
 import type { Metrics } from './metrics.js';
@@ -113,6 +117,8 @@ interface ReadBatch {
 }
 
 const expirySweepIntervalMs = 50;
+/** Readies whose writes may be in flight at once; the loop pauses beyond it (bounds memory, not speed: writes of one turn share a transaction). */
+const maxWritesInFlight = 64;
 /** At most this many ticks are replayed in one timer callback after the process ran late. */
 const maxCatchUpTicks = 10;
 const maxExpiriesPerSweep = 1000;
@@ -140,6 +146,12 @@ export class RaftDriver {
   private readCounter = 0;
   private readFlushScheduled = false;
   private readyLoopRunning = false;
+  /** Readies whose writes were started and not yet reported to the core, oldest first. */
+  private readonly writesInFlight: { readonly ready: Ready; durable: boolean }[] = [];
+  /** Resolved once no write is in flight (a snapshot install waits for that). */
+  private readonly writesDrained: (() => void)[] = [];
+  /** A write failed: the storage is behind the core, nothing may be sent or applied that relies on it. */
+  private writeFailed = false;
   private tickTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -485,27 +497,86 @@ export class RaftDriver {
 
   private async runReadyLoop(): Promise<void> {
     try {
-      while (!this.stopped && this.node.hasReady()) {
+      while (!this.stopped && !this.writeFailed && this.writesInFlight.length < maxWritesInFlight && this.node.hasReady()) {
         const ready = this.node.ready();
-        if (ready.snapshot !== undefined) await this.installSnapshot(ready.snapshot);
-        // Durable before anything of this Ready leaves (storage reports fsync latency itself).
-        if (ready.hardState !== undefined || ready.entriesToPersist.length > 0) await this.options.storage.persist(ready.hardState, ready.entriesToPersist);
-        if (this.stopped) return;
-        this.publishConfig();
-        if (ready.messagesToSend.length > 0) this.transport?.send(ready.messagesToSend);
-        this.applyEntries(ready.entriesToApply);
-        this.recordReadStates(ready.readStates);
-        if (ready.softState) this.changeRole(ready.softState);
-        this.node.advance(ready);
-        this.publishConfig(); // a committed removal takes the member out of the address book
-        this.serveAppliedReads();
-        this.updateGauges();
-        this.maybeSnapshot();
+        if (ready.snapshot !== undefined) {
+          await this.handleSnapshotReady(ready, ready.snapshot);
+          continue;
+        }
+        this.startWrite(ready);
+        this.publishConfig(); // before sending: appends may go to a member the configuration just added
+        if (ready.messagesToSendNow.length > 0) this.transport?.send(ready.messagesToSendNow);
+        this.handOver(ready);
       }
+      this.updateGauges();
     } finally {
       this.readyLoopRunning = false;
     }
-    if (!this.stopped && this.node.hasReady()) this.scheduleReady();
+    if (!this.stopped && this.writesInFlight.length < maxWritesInFlight && this.node.hasReady()) this.scheduleReady();
+  }
+
+  /** Steps 3 and 4 of a Ready: apply, serve reads, note a role change, advance. */
+  private handOver(ready: Ready): void {
+    this.applyEntries(ready.entriesToApply);
+    this.recordReadStates(ready.readStates);
+    if (ready.softState) this.changeRole(ready.softState);
+    this.node.advance(ready);
+    this.publishConfig(); // a committed removal takes the member out of the address book
+    this.serveAppliedReads();
+    this.maybeSnapshot();
+  }
+
+  /**
+   * Write a Ready's hard state and entries; once durable, report it to the core and send what
+   * vouches for it. Writes land in the order they were started; the core hears of them strictly in
+   * that order whatever order their promises settle in (a later write's promise may settle a few
+   * microtasks before an earlier one's). A hard state that only moves the commit index is not
+   * synced on its own (storage).
+   */
+  private startWrite(ready: Ready): void {
+    const write = { ready, durable: false };
+    this.writesInFlight.push(write);
+    this.options.storage.persist(ready.hardState, ready.entriesToPersist).then(
+      () => {
+        write.durable = true;
+        this.reportLandedWrites();
+      },
+      (error: unknown) => {
+        if (this.writeFailed) return;
+        this.writeFailed = true;
+        this.options.onFatal(error);
+      },
+    );
+  }
+
+  /** Every write at the head of the queue that has landed, in order: persisted(), then its messages. */
+  private reportLandedWrites(): void {
+    // After a failed write nothing later may count as durable: the member is stopping.
+    if (this.stopped || this.writeFailed) return;
+    for (let landed = this.writesInFlight[0]; landed?.durable === true; landed = this.writesInFlight[0]) {
+      this.writesInFlight.shift();
+      const ready = landed.ready;
+      this.node.persisted(ready);
+      if (ready.messagesToSend.length > 0) this.transport?.send(ready.messagesToSend);
+    }
+    if (this.writesInFlight.length === 0) {
+      for (const resolve of this.writesDrained.splice(0)) resolve();
+    }
+    this.scheduleReady();
+  }
+
+  /** A snapshot from the leader is installed with nothing else in flight: everything in order, awaited. */
+  private async handleSnapshotReady(ready: Ready, snapshot: SnapshotMetadata): Promise<void> {
+    if (this.writesInFlight.length > 0) await new Promise<void>((resolve) => this.writesDrained.push(resolve));
+    if (this.stopped || this.writeFailed) return;
+    await this.installSnapshot(snapshot);
+    await this.options.storage.persist(ready.hardState, ready.entriesToPersist);
+    if (this.stopped) return;
+    this.node.persisted(ready);
+    this.publishConfig();
+    const messages = [...ready.messagesToSendNow, ...ready.messagesToSend];
+    if (messages.length > 0) this.transport?.send(messages);
+    this.handOver(ready);
   }
 
   /** Ready.snapshot: the staged bytes become storage's snapshot and the state machine. */

@@ -391,6 +391,33 @@ describe('LmdbStorage: group commit', () => {
     expect(order).toEqual(['write', 'empty']);
     expect(storage.stats().transactions).toBe(1);
   });
+
+  test('a hard state that only moves the commit index costs no transaction of its own, and lands with the next write or on close', async () => {
+    // etcd-io/raft MustSync: the commit index is re-learned from the leader, so it needs no fsync of its own
+    const dataDir = await temporaryDir();
+    let storage = openStorage(dataDir);
+    await storage.persist(hardState(1, 'n1', 0), [command(1, 1), command(2, 1), command(3, 1)]);
+    expect(storage.stats().transactions).toBe(1);
+    await storage.persist(hardState(1, 'n1', 2), []);
+    expect(storage.stats().transactions).toBe(1);
+    expect(storage.initialHardState()).toEqual(hardState(1, 'n1', 2));
+    // The next write carries it (one transaction for both)...
+    await storage.persist(undefined, [command(4, 1)]);
+    expect(storage.stats().transactions).toBe(2);
+    // ...and close writes one that no write followed.
+    await storage.persist(hardState(1, 'n1', 3), []);
+    storage = await reopen(storage, dataDir);
+    expect(storage.initialHardState()).toEqual(hardState(1, 'n1', 3));
+    expect(storage.lastIndex()).toBe(4);
+  });
+
+  test('a change of term or vote is written and synced at once even without entries', async () => {
+    // Raft paper §5.2: a vote is durable before the reply that grants it
+    const storage = openStorage(await temporaryDir());
+    await storage.persist(hardState(1, 'n1', 0), [command(1, 1)]);
+    await storage.persist(hardState(2, 'n2', 0), []);
+    expect(storage.stats().transactions).toBe(2);
+  });
 });
 
 describe('LmdbStorage: durability', () => {

@@ -2,10 +2,14 @@
 // environment under --data-dir, and is the only writer of that environment.
 //
 // Reads are synchronous and come from an in-memory view: the term of every index (so term() is
-// O(1)), the hard state, and the entries handed to persist() that are not yet durable ("unflushed").
-// Older entries are decoded from LMDB on demand. Writes are group commits: persist() updates the
-// view at once (the core may read its own writes right away, as with MemoryStorage) and joins the
-// open WriteGroup; LMDB runs one transaction, with one fsync, per group.
+// O(1)), the hard state, and the entries handed to persist() that are not yet durable or were made
+// durable recently ("cached": the driver applies them right after they land, and reading them back
+// from LMDB would decode every one again). Older entries are decoded from LMDB on demand. Writes are
+// group commits: persist() updates the view at once (the core may read its own writes right away, as
+// with MemoryStorage) and issues its puts and removes, which lmdb-js gathers with every other write
+// of the event-loop turn into one transaction on its write thread — one commit, one fsync, and no
+// round trip through the (busy) main thread while the transaction is open. A hard state that only moves the commit index is not worth an fsync of its own (etcd-io/raft
+// MustSync): it updates the view and is written with the next group, or on close.
 //
 // Invariants:
 //   - persist() keeps MemoryStorage.persist's rules (asserted): no gap, contiguous entries, the
@@ -13,9 +17,14 @@
 //   - persist()'s promise resolves only once its group is committed and fsynced (see
 //     open-environment.ts for why overlappingSync must be off); groups commit in order, so a resolved
 //     persist also means every earlier persist is durable;
-//   - each group is one child transaction: it lands on disk whole or not at all;
-//   - every index in [firstIndex, lastIndex] is either unflushed or on disk with the term the view
-//     holds (checked on every read: the pair of the checks made before the write);
+//   - a persist's writes are issued in one turn, so they are in one transaction: on disk whole or
+//     not at all (they are also ordered so that any prefix of them would still be a valid log:
+//     stale tail removed first, new entries next, hard state last);
+//   - every index in [firstIndex, lastIndex] is either cached or on disk with the term the view
+//     holds (checked on every read: the pair of the checks made before the write); an entry not yet
+//     durable is never evicted from the cache;
+//   - the commit index on disk never exceeds the last index on disk: a hard state is written with,
+//     or after, every entry up to its commit index;
 //   - after a failed write the storage is failed: its view is ahead of its disk, so every later
 //     persist() rejects and the member must stop (Raft then fails over; restarting re-reads the disk);
 //   - a snapshot, its metadata, and the log compaction that goes with it are one transaction: a crash
@@ -46,7 +55,7 @@ import {
 import { openEnvironment, type Environment } from './open-environment.js';
 import { joiningClusterId, type ExpectedIdentity, type StorageIdentity } from './storage-identity.js';
 import { encodeIdentity } from './meta-record.js';
-import { WriteGroup, type PersistOperation } from './write-group.js';
+import { WriteGroup } from './write-group.js';
 
 export { DataDirError } from './data-dir-error.js';
 export type { StorageIdentity } from './storage-identity.js';
@@ -78,6 +87,15 @@ interface OpenGroup {
   readonly durable: Promise<void>;
 }
 
+/** One persist() call, validated and encoded, ready to write. */
+interface PersistOperation {
+  readonly entries: readonly LogEntry[];
+  readonly encodedEntries: readonly Uint8Array[];
+  /** Stale tail beyond the new last index, [removeFrom, removeThrough]; empty when removeFrom > removeThrough. */
+  readonly removeFrom: LogIndex;
+  readonly removeThrough: LogIndex;
+}
+
 interface PersistedState {
   readonly hardState: HardState | undefined;
   readonly snapshot: SnapshotRecord;
@@ -90,6 +108,13 @@ interface PersistedState {
 export const snapshotChunkBytes = 1024 * 1024;
 
 const initialHardState: HardState = { term: asTerm(0), votedFor: noNode, commitIndex: asLogIndex(0) };
+/** Durable entries kept in memory after they land (the driver applies them moments later). */
+const cachedDurableEntriesMax = 4096;
+
+/** Same term and vote, commit index moved: nothing a restart needs for safety. */
+function onlyCommitIndexMoved(previous: HardState, next: HardState): boolean {
+  return previous.term === next.term && previous.votedFor === next.votedFor && next.commitIndex !== previous.commitIndex;
+}
 const dataFileName = 'data.mdb';
 
 export class LmdbStorage implements RaftStorage {
@@ -117,8 +142,12 @@ export class LmdbStorage implements RaftStorage {
   private terms: Term[];
   /** The config entries in the log, by index (few: one per membership change since the log start). */
   private readonly configByIndex: Map<number, LogEntry>;
-  /** Entries handed to persist() whose group is not durable yet, by index. */
-  private readonly unflushed = new Map<number, LogEntry>();
+  /** Entries handed to persist() whose group is not durable yet, and recently durable ones, by index. */
+  private readonly cached = new Map<number, LogEntry>();
+  /** Durable entries still cached, oldest first; evicted beyond cachedDurableEntriesMax. */
+  private cachedDurable: LogEntry[] = [];
+  /** The view's hard state moved (commit index only) since it was last handed to a write. */
+  private hardStateUnwritten = false;
   private openGroup: OpenGroup | undefined;
   /** Settles once every write issued so far is durable (or has failed). */
   private lastWrite: Promise<void> = Promise.resolve();
@@ -256,13 +285,15 @@ export class LmdbStorage implements RaftStorage {
     const logStart: LogStart = { index: metadata.index, term: metadata.term };
     const oldFirst = this.firstIndex();
     const oldLast = this.lastIndex();
-    this.unflushed.clear();
+    this.cached.clear();
+    this.cachedDurable = [];
     this.configByIndex.clear();
     this.terms = [];
     this.logStart = logStart;
     this.snapshot = record;
     if (this.hardState.commitIndex < metadata.index) this.hardState = { ...this.hardState, commitIndex: metadata.index };
     this.hardStatePersisted = true;
+    this.hardStateUnwritten = false;
     const hardStateBytes = encodeHardState(this.hardState);
     return this.writeSnapshot(record, data, logStart, () => {
       for (let index = oldFirst; index <= oldLast; index++) void this.environment.log.remove(index);
@@ -312,7 +343,7 @@ export class LmdbStorage implements RaftStorage {
     const result: LogEntry[] = [];
     let sizeBytes = 0;
     for (let index = low; index < high; index++) {
-      const entry = this.unflushed.get(index) ?? this.readEntry(asLogIndex(index));
+      const entry = this.cached.get(index) ?? this.readEntry(asLogIndex(index));
       sizeBytes += entrySizeBytes(entry);
       if (result.length > 0 && sizeBytes > maxBytes) break;
       result.push(entry);
@@ -329,11 +360,14 @@ export class LmdbStorage implements RaftStorage {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     // Nothing to write: resolve when everything persisted before is durable, as a write would.
     if (hardState === undefined && entries.length === 0) return this.lastWrite;
+    if (entries.length === 0 && hardState !== undefined && onlyCommitIndexMoved(this.hardState, hardState)) {
+      this.hardState = hardState;
+      this.hardStateUnwritten = true;
+      return this.lastWrite;
+    }
     const operation = this.prepare(hardState, entries);
     this.applyToView(hardState, entries);
-    const openGroup = this.openGroup ?? this.startGroup();
-    openGroup.group.add(operation);
-    return openGroup.durable;
+    return this.write(operation);
   }
 
   stats(): LmdbStorageStats {
@@ -373,7 +407,6 @@ export class LmdbStorage implements RaftStorage {
     return {
       entries: [...entries],
       encodedEntries: entries.map(encodeLogEntry),
-      encodedHardState: hardState === undefined ? undefined : encodeHardState(hardState),
       removeFrom: asLogIndex(newLastIndex + 1),
       removeThrough: previousLastIndex,
     };
@@ -383,12 +416,12 @@ export class LmdbStorage implements RaftStorage {
     const first = entries[0];
     if (first !== undefined) {
       // Drop the conflicting tail from the view, then append (MemoryStorage.persist).
-      for (let index = first.index; index <= this.lastIndex(); index++) this.unflushed.delete(index);
+      for (let index = first.index; index <= this.lastIndex(); index++) this.cached.delete(index);
       this.terms.length = first.index - this.logStart.index - 1;
       for (const index of this.configByIndex.keys()) if (index >= first.index) this.configByIndex.delete(index);
       for (const entry of entries) {
         this.terms.push(entry.term);
-        this.unflushed.set(entry.index, entry);
+        this.cached.set(entry.index, entry);
         if (entry.kind === 'config') this.configByIndex.set(entry.index, entry);
       }
       assert(this.lastIndex() === first.index + entries.length - 1, 'the view ends at the last persisted entry');
@@ -396,36 +429,60 @@ export class LmdbStorage implements RaftStorage {
     if (hardState !== undefined) {
       this.hardState = hardState;
       this.hardStatePersisted = true;
+      this.hardStateUnwritten = true; // write() writes it
     }
   }
 
-  private startGroup(): OpenGroup {
-    const group = new WriteGroup();
-    let startedAtMs = 0;
-    // A child transaction, so that an exception part-way through aborts this group's writes
-    // instead of committing half of them (lmdb-js commits the enclosing batch regardless).
-    const committed = this.environment.root.childTransaction(() => {
-      assert(this.openGroup?.group === group, 'LMDB runs the open group');
-      this.openGroup = undefined; // every later persist() starts the next group
-      startedAtMs = performance.now();
-      group.writeTo(this.environment);
+  /**
+   * Issue one persist's writes (same turn: same transaction), in an order any prefix of which is a
+   * valid log, and resolve once lmdb-js reports their transaction committed and fsynced.
+   */
+  private write(operation: PersistOperation): Promise<void> {
+    const { log, meta } = this.environment;
+    const startedAtMs = performance.now();
+    let committed: Promise<unknown> | undefined;
+    for (let index = operation.removeFrom; index <= operation.removeThrough; index++) committed = log.remove(index);
+    operation.entries.forEach((entry, position) => {
+      const encoded = operation.encodedEntries[position];
+      assert(encoded !== undefined, 'every entry has its encoding');
+      committed = log.put(entry.index, encoded);
     });
+    if (this.hardStateUnwritten) {
+      assert(this.hardState.commitIndex <= this.lastIndex(), 'a written commit index is within the log written with or before it');
+      this.hardStateUnwritten = false;
+      committed = meta.put(metaKeys.hardState, encodeHardState(this.hardState));
+    }
+    assert(committed !== undefined, 'a persist with something to write issued a write');
+    const open = this.openGroup;
+    if (open !== undefined && open.group.committed === committed) {
+      open.group.add(operation.entries);
+      return open.durable;
+    }
+    const group = new WriteGroup(committed, startedAtMs);
+    group.add(operation.entries);
     const durable = committed.then(
-      () => this.finishGroup(group, performance.now() - startedAtMs),
+      () => this.finishGroup(group, performance.now() - group.startedAtMs),
       (error: unknown) => this.failGroup(error),
     );
-    const openGroup: OpenGroup = { group, durable };
-    this.openGroup = openGroup;
+    this.openGroup = { group, durable };
     this.lastWrite = durable;
-    return openGroup;
+    return durable;
   }
 
   private finishGroup(group: WriteGroup, durationMs: number): void {
-    // Make sure reads see this commit before its entries stop being served from memory.
+    if (this.openGroup?.group === group) this.openGroup = undefined;
+    // Make sure reads see this commit before its entries may leave the cache.
     this.environment.root.resetReadTxn();
-    for (const entry of group.entries()) {
-      // Only if no later persist replaced it: then the disk now holds exactly this entry.
-      if (this.unflushed.get(entry.index) === entry) this.unflushed.delete(entry.index);
+    for (const entry of group.entries()) this.cachedDurable.push(entry);
+    if (this.cachedDurable.length > 2 * cachedDurableEntriesMax) {
+      const evicted = this.cachedDurable.length - cachedDurableEntriesMax;
+      for (let position = 0; position < evicted; position++) {
+        const entry = this.cachedDurable[position];
+        assert(entry !== undefined, 'evicted entries exist');
+        // Only if no later persist replaced it: then the disk holds exactly this entry.
+        if (this.cached.get(entry.index) === entry) this.cached.delete(entry.index);
+      }
+      this.cachedDurable = this.cachedDurable.slice(evicted);
     }
     this.transactionCount += 1;
     this.persistCount += group.persistCount;
@@ -440,7 +497,7 @@ export class LmdbStorage implements RaftStorage {
 
   private readEntry(index: LogIndex): LogEntry {
     const bytes = this.environment.log.get(index);
-    assert(bytes !== undefined, 'every index in the log is unflushed or on disk');
+    assert(bytes !== undefined, 'every index in the log is cached or on disk');
     const entry = decodeLogEntry(index, bytes);
     assert(entry.term === this.term(index), 'the disk and the view agree on the term');
     return entry;
@@ -449,7 +506,17 @@ export class LmdbStorage implements RaftStorage {
   private async closeEnvironment(): Promise<void> {
     // Writes already issued finish first; a failure among them was delivered to its persist().
     await this.lastWrite.catch(() => undefined);
+    // A commit index not written yet saves re-applying (and re-learning) it after a restart.
+    if (this.hardStateUnwritten && this.failure === undefined) await this.environment.root.transaction(() => this.writeUnwrittenHardState()).catch(() => undefined);
     await this.environment.root.close();
+  }
+
+  /** Inside a write transaction: the view's hard state, if it moved since it was last written. */
+  private writeUnwrittenHardState(): void {
+    if (!this.hardStateUnwritten) return;
+    this.hardStateUnwritten = false;
+    assert(this.hardState.commitIndex <= this.lastIndex(), 'a written commit index is within the log written with or before it');
+    void this.environment.meta.put(metaKeys.hardState, encodeHardState(this.hardState));
   }
 }
 

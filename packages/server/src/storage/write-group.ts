@@ -1,69 +1,41 @@
-// WriteGroup: the persist() calls that share one LMDB transaction, and so one fsync (group commit).
-// A group is open from its first persist() until LMDB runs its transaction callback; every persist
-// made meanwhile (at least the rest of that event-loop turn, longer while the previous group is
-// still syncing) joins it. Invariants: operations are written in the order they were persisted, so
-// the transaction leaves the disk exactly as MemoryStorage.persist would have left memory; each
-// operation was validated and encoded before it was added, so writing it cannot fail on bad input.
+// WriteGroup: the persist() calls that land in one LMDB transaction, and so share one fsync (group
+// commit). lmdb-js commits every write issued in one event-loop turn as one transaction on its write
+// thread (eventTurnBatching), and hands all of them the same commit promise: that promise is the
+// group's identity. A group is open from its first persist() until the turn ends.
+//
+// Invariants: a persist's operations are issued synchronously, so they are all in one group (one
+// transaction: on disk whole or not at all); groups commit in the order they were opened.
 
 import { assert } from '../assert.js';
-import type { LogIndex } from '../ids.js';
 import type { LogEntry } from '../raft/log-entry.js';
-import { metaKeys } from './meta-record.js';
-import type { Environment } from './open-environment.js';
-
-/** One persist() call, ready to write. */
-export interface PersistOperation {
-  readonly entries: readonly LogEntry[];
-  readonly encodedEntries: readonly Uint8Array[];
-  readonly encodedHardState: Uint8Array | undefined;
-  /** Stale tail beyond the new last index, [removeFrom, removeThrough]; empty when removeFrom > removeThrough. */
-  readonly removeFrom: LogIndex;
-  readonly removeThrough: LogIndex;
-}
 
 export class WriteGroup {
-  private readonly operations: PersistOperation[] = [];
-  private entryCountTotal = 0;
-  private written = false;
+  private readonly writtenEntries: LogEntry[] = [];
+  private persists = 0;
 
-  add(operation: PersistOperation): void {
-    assert(!this.written, 'a group takes no persists once its transaction ran');
-    assert(operation.entries.length === operation.encodedEntries.length, 'every entry is encoded');
-    this.operations.push(operation);
-    this.entryCountTotal += operation.entries.length;
+  constructor(
+    /** lmdb-js's commit promise for the transaction this group's writes are in. */
+    readonly committed: Promise<unknown>,
+    /** performance.now() when the first write of the group was issued. */
+    readonly startedAtMs: number,
+  ) {}
+
+  add(entries: readonly LogEntry[]): void {
+    this.persists += 1;
+    for (const entry of entries) this.writtenEntries.push(entry);
+    assert(this.persists >= 1, 'a group counts the persists in it');
   }
 
   get entryCount(): number {
-    return this.entryCountTotal;
+    return this.writtenEntries.length;
   }
 
   get persistCount(): number {
-    return this.operations.length;
+    return this.persists;
   }
 
-  /** Every entry this group writes, for dropping them from the unflushed view once durable. */
-  *entries(): Generator<LogEntry> {
-    for (const operation of this.operations) yield* operation.entries;
-  }
-
-  /** Runs inside the LMDB write transaction: puts and removes apply immediately, in order. */
-  writeTo(environment: Environment): void {
-    assert(!this.written, 'a group is written once');
-    assert(this.operations.length > 0, 'a group exists only for a persist');
-    this.written = true;
-    for (const operation of this.operations) {
-      operation.entries.forEach((entry, position) => {
-        const encoded = operation.encodedEntries[position];
-        assert(encoded !== undefined, 'every entry has its encoding');
-        void environment.log.put(entry.index, encoded);
-      });
-      // Put before remove is safe inside one transaction: nothing in between is visible to anyone.
-      for (let index = operation.removeFrom; index <= operation.removeThrough; index++) {
-        void environment.log.remove(index);
-      }
-      if (operation.encodedHardState !== undefined) {
-        void environment.meta.put(metaKeys.hardState, operation.encodedHardState);
-      }
-    }
+  /** Every entry this group writes, for the cache of recently durable entries. */
+  entries(): readonly LogEntry[] {
+    return this.writtenEntries;
   }
 }
