@@ -5,6 +5,7 @@
 
 import { NotHolderError } from '@raftlock/protocol';
 import type { ElectionLeader } from './views.js';
+import type { HoldSignal } from './hold-signal.js';
 
 export interface CampaignOptions {
   /** Give up after this long (rejects with TimeoutError, code TIMEOUT); the campaign is cancelled. */
@@ -27,20 +28,24 @@ export class Leadership {
   /** The fencing token of this term of leadership. */
   readonly token: bigint;
   readonly sessionId: string;
-  /** Aborted the moment leadership may be lost (resigned, lease lapsed, session lost or closed). */
-  readonly signal: AbortSignal;
+  private readonly holdSignal: HoldSignal;
   private currentValue: string;
   private resigned: Promise<void> | undefined;
 
   constructor(
-    init: { readonly name: string; readonly token: bigint; readonly sessionId: string; readonly value: string; readonly signal: AbortSignal },
+    init: { readonly name: string; readonly token: bigint; readonly sessionId: string; readonly value: string; readonly holdSignal: HoldSignal },
     private readonly host: ElectionHost,
   ) {
     this.name = init.name;
     this.token = init.token;
     this.sessionId = init.sessionId;
-    this.signal = init.signal;
+    this.holdSignal = init.holdSignal;
     this.currentValue = init.value;
+  }
+
+  /** Aborted the moment leadership may be lost (resigned, lease lapsed, session lost or closed). */
+  get signal(): AbortSignal {
+    return this.holdSignal.signal;
   }
 
   get value(): string {
@@ -48,7 +53,7 @@ export class Leadership {
   }
 
   get isLeader(): boolean {
-    return !this.signal.aborted;
+    return !this.holdSignal.ended;
   }
 
   async proclaim(value: string): Promise<void> {

@@ -32,6 +32,7 @@ import { backoffDelayMs } from './backoff.js';
 import type { Connection } from './connection.js';
 import { Election, Leadership, type CampaignOptions, type ElectionHost } from './election.js';
 import { waitForGrant, type WaitKind } from './grant-wait.js';
+import { HoldSignal } from './hold-signal.js';
 import { Lock, type LockOwner } from './lock.js';
 import { tokenToWire, type ElectionLeader } from './views.js';
 
@@ -88,7 +89,7 @@ export class Session extends EventEmitter<SessionEvents> implements LockOwner, E
   private currentState: SessionState = 'open';
   private deadlineMs: number;
   private readonly lifecycle = new AbortController();
-  private readonly holds = new Map<Hold, AbortController>();
+  private readonly holds = new Map<Hold, HoldSignal>();
   /** `${kind}:${name}` of every lock or election this session waits for or holds. */
   private readonly busyNames = new Set<string>();
   private keepaliveTimer: NodeJS.Timeout | undefined;
@@ -256,10 +257,10 @@ export class Session extends EventEmitter<SessionEvents> implements LockOwner, E
   /** @internal (LockOwner, ElectionHost): Lock.release() and Leadership.resign() land here. */
   async releaseHold(hold: Hold): Promise<void> {
     const kind: WaitKind = hold instanceof Lock ? 'lock' : 'election';
-    const controller = this.holds.get(hold);
-    if (!controller) return;
+    const holdSignal = this.holds.get(hold);
+    if (!holdSignal) return;
     // The lock may be gone from the moment the release leaves: abort first.
-    controller.abort(new DOMException(`${kind} ${JSON.stringify(hold.name)} was released`, 'AbortError'));
+    holdSignal.end(() => new DOMException(`${kind} ${JSON.stringify(hold.name)} was released`, 'AbortError'));
     this.holds.delete(hold);
     const unreserve = () => this.busyNames.delete(`${kind}:${hold.name}`);
     if (this.currentState !== 'open') {
@@ -379,7 +380,7 @@ export class Session extends EventEmitter<SessionEvents> implements LockOwner, E
     this.currentState = state;
     clearTimeout(this.keepaliveTimer);
     clearTimeout(this.leaseTimer);
-    for (const controller of this.holds.values()) controller.abort(reason);
+    for (const holdSignal of this.holds.values()) holdSignal.end(() => reason);
     this.holds.clear();
     this.busyNames.clear();
     this.lifecycle.abort(reason);
@@ -404,10 +405,10 @@ export class Session extends EventEmitter<SessionEvents> implements LockOwner, E
       // Granted after the session ended locally: closing the session gives it back.
       throw this.lifecycle.signal.reason;
     }
-    const controller = new AbortController();
-    const init = { name, token: BigInt(token), sessionId: this.id, signal: controller.signal };
+    const holdSignal = new HoldSignal();
+    const init = { name, token: BigInt(token), sessionId: this.id, holdSignal };
     const hold: Hold = kind === 'lock' ? new Lock(init, this) : new Leadership({ ...init, value }, this);
-    this.holds.set(hold, controller);
+    this.holds.set(hold, holdSignal);
     if (performance.now() >= this.deadlineMs) this.checkLease(); // aborts it at once if the lease lapsed
     return hold;
   }

@@ -23,6 +23,8 @@ export class Progress {
   /** In snapshot: the index of the snapshot sent, and ticks spent waiting for it to be acknowledged. */
   pendingSnapshotIndex: LogIndex = asLogIndex(0);
   snapshotElapsedTicks = 0;
+  /** The leader's commit index as of the last append sent to this follower. */
+  commitSent: LogIndex = asLogIndex(0);
   /** Last index of every pipelined append not yet acknowledged, oldest first. */
   private readonly inflightLastIndexes: LogIndex[] = [];
 

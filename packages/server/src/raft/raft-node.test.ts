@@ -481,10 +481,25 @@ describe('commit (Raft paper §5.3, §5.4.2)', () => {
     leader.step(appendResponse({ from: n2, term: 1, matchIndex: 2 }));
     expect(leader.status().commitIndex).toBe(2);
     const { messages, readies } = drain(leader, storage);
-    // The new commit index reaches the follower that matched (n3 is still an unanswered probe), and is applied locally.
-    expect(appendsTo(messages, n2).some((append) => append.leaderCommit === 2)).toBe(true);
-    expect(appendsTo(messages, n3)).toEqual([]);
+    // Applied locally at once; a follower with nothing new to receive hears of the commit at the next tick.
     expect(readies.flatMap((ready) => ready.entriesToApply).map((applied) => applied.index)).toEqual([1, 2]);
+    expect(appendsTo(messages, n2)).toEqual([]);
+    leader.tick();
+    const afterTick = drain(leader, storage).messages;
+    // The new commit index reaches the follower that matched (n3 is still an unanswered probe).
+    expect(appendsTo(afterTick, n2).some((append) => append.leaderCommit === 2)).toBe(true);
+    expect(appendsTo(afterTick, n3)).toEqual([]);
+  });
+
+  test('new entries carry a new commit index to the followers at once, without waiting for a tick', () => {
+    // Raft paper §5.3 (leaderCommit rides on AppendEntries)
+    const storage = new MemoryStorage();
+    const leader = electN1(storage);
+    drain(leader, storage);
+    leader.step(appendResponse({ from: n2, term: 1, matchIndex: 1 }));
+    expect(leader.propose(new Uint8Array([7])).accepted).toBe(true);
+    const { messages } = drain(leader, storage);
+    expect(appendsTo(messages, n2).some((append) => append.entries.length === 1 && append.leaderCommit === 1)).toBe(true);
   });
 
   test('a leader does not commit an entry from a previous term by counting replicas', () => {

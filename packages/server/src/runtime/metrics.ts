@@ -23,6 +23,12 @@ export class Metrics {
     buckets: [0.00001, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1],
     registers: [this.registry],
   });
+  readonly commitSeconds = new Histogram({
+    name: 'raftlock_commit_duration_seconds',
+    help: 'Leader only: time from accepting a proposal to applying it (replication, fsyncs, apply)',
+    buckets: [0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.5, 2],
+    registers: [this.registry],
+  });
   readonly logEntries = new Gauge({ name: 'raftlock_log_entries', help: 'Log entries kept on disk (compaction bounds them)', registers: [this.registry] });
   readonly snapshotIndex = new Gauge({ name: 'raftlock_snapshot_index', help: 'Log index of the latest snapshot', registers: [this.registry] });
   readonly configMembers = new Gauge({ name: 'raftlock_members', help: 'Members of the configuration in force, by role', labelNames: ['role'], registers: [this.registry] });

@@ -107,6 +107,7 @@ export type ApplyListener = (index: LogIndex, command: LockCommand, outcome: App
 
 interface PendingProposal {
   readonly term: number;
+  readonly proposedAtMs: number;
   readonly resolve: (result: CommandResult) => void;
   readonly reject: (error: ServiceError) => void;
 }
@@ -304,7 +305,7 @@ export class RaftDriver {
     this.options.metrics.proposals.inc({ outcome: 'accepted' });
     this.scheduleReady();
     return new Promise((resolve, reject) => {
-      this.pendingProposals.set(result.index, { term: result.term, resolve, reject });
+      this.pendingProposals.set(result.index, { term: result.term, proposedAtMs: this.options.clock.monotonicMs(), resolve, reject });
     });
   }
 
@@ -679,6 +680,7 @@ export class RaftDriver {
       const pending = this.pendingProposals.get(entry.index);
       if (pending) {
         this.pendingProposals.delete(entry.index);
+        this.options.metrics.commitSeconds.observe((startedMs - pending.proposedAtMs) / 1000);
         if (pending.term === entry.term && outcome.result !== undefined) pending.resolve(outcome.result);
         else pending.reject(this.notLeaderError()); // another leader's entry took this index: ours was never committed
       }
