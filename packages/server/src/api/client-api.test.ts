@@ -400,3 +400,21 @@ describe('limits per connection', () => {
     expect(fixture.driver.stateMachine.getLock('lock', 'busy/0')?.waiters).toHaveLength(100);
   });
 });
+
+describe('watch snapshots over the frame limit', () => {
+  test('are refused TOO_LARGE with no watch left behind: no pushes follow, and no watch place is taken', async () => {
+    const fixture = await startFixture();
+    const client = await TestClient.connect(fixture);
+    const sessionId = String((await client.ok('session.open', {})).sessionId);
+    const metadata = 'm'.repeat(protocolLimits.maxMetadataBytes);
+    await Promise.all(Array.from({ length: 1100 }, (_unused, lock) => client.ok('lock.acquire', { sessionId, name: `big/${lock}`, mode: 'try', metadata })));
+    const refused = await client.request('watch.start', { prefix: 'big/' });
+    expect(refused.error?.code).toBe('TOO_LARGE');
+    expect(refused.error?.message).toMatch(/narrower prefix/);
+    await client.ok('lock.acquire', { sessionId, name: 'big/one-more', mode: 'try' });
+    await sleep(50);
+    expect(client.pushes).toEqual([]);
+    const watches = await Promise.all(Array.from({ length: protocolLimits.maxWatchesPerConnection }, () => client.request('watch.start', { prefix: 'small/' })));
+    expect(watches.every((reply) => reply.ok)).toBe(true);
+  });
+});

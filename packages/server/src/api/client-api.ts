@@ -62,6 +62,8 @@ const maxBufferedBytesPerConnection = 8 * 1024 * 1024;
 const maxConnections = 10_000;
 /** ~1 KiB per event at most (4 KiB values are rare): 256 events stay well inside a 1 MiB frame. */
 const maxEventsPerPush = 256;
+/** Room in a frame for a reply's id, flags and a watch.start result's other fields around its snapshot. */
+const maxReplyEnvelopeBytes = 256;
 /** How long shutdown waits for clients to answer the close handshake before cutting them off. */
 const closeGraceMs = 250;
 
@@ -298,6 +300,12 @@ export class ClientApi {
       send({ watch: watchId, events: [], ended: reason });
     };
     const outcome = this.watches.subscribe({ watchId, kind: args.kind, prefix: args.prefix, deliver, end }, args.fromIndex);
+    if (outcome !== 'resumed' && encodeFrame(snapshot).byteLength > protocolLimits.maxFrameBytes - maxReplyEnvelopeBytes) {
+      // Refused here, not by send(): a reply swapped for TOO_LARGE there would leave this watch
+      // subscribed, pushing to a client that was told it failed and holding one of its 256 places.
+      this.watches.unsubscribe(watchId);
+      throw new TooLargeError(`the snapshot of prefix ${JSON.stringify(args.prefix.slice(0, 64))} exceeds the 1 MiB frame limit; watch a narrower prefix`);
+    }
     watchIds.add(watchId);
     return outcome === 'resumed' ? { watchId, index, snapshot: null } : { watchId, index, snapshot };
   }
