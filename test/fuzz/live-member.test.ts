@@ -158,7 +158,7 @@ describe('a real member under generated requests', () => {
       let asAdmin = await WireConnection.open(address, tokens.admin);
       let batchNumber = 0;
       await fc.assert(
-        fc.asyncProperty(fc.boolean(), fc.array(requestArbitrary(liveContext, clientOps), { minLength: 1, maxLength: 40 }), fc.array(requestArbitrary(liveContext, adminOps), { minLength: 1, maxLength: 40 }), async (admin, clientBatch, adminBatch) => {
+        fc.asyncProperty(fc.boolean(), fc.array(requestArbitrary(liveContext, clientOps), { minLength: 1, maxLength: 40, size: 'max' }), fc.array(requestArbitrary(liveContext, adminOps), { minLength: 1, maxLength: 40, size: 'max' }), async (admin, clientBatch, adminBatch) => {
           if (++batchNumber % 50 === 0) {
             asClient.close();
             asAdmin.close();
