@@ -2,6 +2,7 @@
 // member never overwrites a data dir that belongs elsewhere.
 
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { freePorts } from './free-ports.js';
 import { LocalCluster, raftlockdPath } from './local-cluster.js';
+import { makeAuthority, makeCertificate } from './test-certificates.js';
 
 let scratch: string;
 beforeAll(async () => {
@@ -23,12 +25,13 @@ function raftlockd(args: string[]): { status: number | null; stderrLines: string
   return { status: result.status, stderrLines: result.stderr.split('\n').filter((line) => line.trim().length > 0) };
 }
 
-function expectOneLineFailure(args: string[], pattern: RegExp): void {
+function expectOneLineFailure(args: string[], pattern: RegExp): { status: number | null; stderrLines: string[] } {
   const { status, stderrLines } = raftlockd(args);
   expect(status, stderrLines.join('\n')).not.toBe(0);
   expect(status).not.toBeNull();
   expect(stderrLines, stderrLines.join('\n')).toHaveLength(1);
   expect(stderrLines[0]).toMatch(pattern);
+  return { status, stderrLines };
 }
 
 test('an unknown flag exits 2 with one line naming it', () => {
@@ -49,10 +52,32 @@ test('bad timing exits non-zero with one line', () => {
   expectOneLineFailure(['--heartbeat-ms', '500', '--election-timeout-ms', '600'], /election-timeout-ms/);
 });
 
-test('security flags this build cannot honour are refused rather than ignored', async () => {
-  const certificate = join(scratch, 'cert.pem');
-  await writeFile(certificate, 'not really a certificate\n');
-  expectOneLineFailure(['--tls-cert', certificate], /--tls-cert is not supported/);
+test('bad TLS files or flag combinations exit 2 with one line naming the flag and file, never the key', async () => {
+  const authority = await makeAuthority(scratch, 'ca');
+  const member = await makeCertificate(scratch, authority, 'n1');
+  const other = await makeCertificate(scratch, authority, 'n2');
+  const garbage = join(scratch, 'garbage.pem');
+  await writeFile(garbage, 'not really a certificate\n');
+  const missing = join(scratch, 'missing.pem');
+  const cases: [string[], RegExp][] = [
+    [['--tls-key', member.keyFile], /^raftlockd: --tls-key needs --tls-cert/],
+    [['--tls-cert', member.certFile], /^raftlockd: --tls-cert needs --tls-key/],
+    [['--tls-ca', authority.caFile], /^raftlockd: --tls-ca needs --tls-cert and --tls-key/],
+    [['--tls-cert', missing, '--tls-key', member.keyFile], /^raftlockd: --tls-cert: cannot read .*missing\.pem \(ENOENT\)$/],
+    [['--tls-cert', member.certFile, '--tls-key', missing], /^raftlockd: --tls-key: cannot read .*missing\.pem \(ENOENT\)$/],
+    [['--tls-cert', member.certFile, '--tls-key', member.keyFile, '--tls-ca', missing], /^raftlockd: --tls-ca: cannot read .*missing\.pem \(ENOENT\)$/],
+    [['--tls-cert', garbage, '--tls-key', member.keyFile], /^raftlockd: --tls-cert: .*garbage\.pem holds no PEM certificate/],
+    [['--tls-cert', member.keyFile, '--tls-key', member.keyFile], /^raftlockd: --tls-cert: .*n1\.key holds no PEM certificate/],
+    [['--tls-cert', member.certFile, '--tls-key', garbage], /^raftlockd: --tls-key: .*garbage\.pem is not a usable PEM private key/],
+    [['--tls-cert', member.certFile, '--tls-key', other.keyFile], /^raftlockd: --tls-key: .*n2\.key is not the key of the certificate in .*n1\.crt$/],
+    [['--tls-cert', member.certFile, '--tls-key', member.keyFile, '--tls-ca', garbage], /^raftlockd: --tls-ca: .*garbage\.pem holds no PEM certificate/],
+  ];
+  const keyBody = readFileSync(member.keyFile, 'utf8').split('\n').filter((line) => line.length > 0 && !line.startsWith('-----'));
+  for (const [args, pattern] of cases) {
+    const { status, stderrLines } = expectOneLineFailure(args, pattern);
+    expect(status).toBe(2);
+    for (const line of keyBody) expect(stderrLines.join('\n')).not.toContain(line);
+  }
 });
 
 test('a malformed token file is refused with one line naming the file and line, never the token', async () => {

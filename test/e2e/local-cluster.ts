@@ -3,6 +3,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +28,10 @@ export interface LocalClusterOptions {
   readonly extraArgs?: readonly string[] | ((rootDir: string) => string[]);
   /** Flags for node itself before the script (e.g. --cpu-prof for `pnpm bench --cpu-prof DIR`). */
   readonly nodeArgs?: readonly string[];
+  /** Flags for one member alone (its own certificate), placed before extraArgs. */
+  readonly memberArgs?: (member: Member) => string[];
+  /** The members serve TLS: readiness and status are asked over https:// and wss://, trusting this CA. */
+  readonly tlsCa?: Buffer;
 }
 
 /** How a member is started: with the bootstrap --peers, with --join, or from its data dir alone. */
@@ -41,10 +46,14 @@ export class LocalCluster {
   private readonly timing: { readonly heartbeatMs: number; readonly electionTimeoutMs: number };
   private extraArgs: readonly string[];
   private readonly nodeArgs: readonly string[];
+  private readonly memberArgs: (member: Member) => string[];
+  readonly tlsCa: Buffer | undefined;
 
   private constructor(rootDir: string, ports: number[], options: LocalClusterOptions) {
     this.nodeArgs = options.nodeArgs ?? [];
     this.rootDir = rootDir;
+    this.memberArgs = options.memberArgs ?? (() => []);
+    this.tlsCa = options.tlsCa;
     this.timing = { heartbeatMs: options.heartbeatMs ?? 50, electionTimeoutMs: options.electionTimeoutMs ?? 500 };
     const extraArgs = options.extraArgs ?? [];
     this.extraArgs = typeof extraArgs === 'function' ? extraArgs(rootDir) : extraArgs;
@@ -103,6 +112,7 @@ export class LocalCluster {
       '--heartbeat-ms', String(this.timing.heartbeatMs),
       '--election-timeout-ms', String(this.timing.electionTimeoutMs),
       '--log-level', 'warn',
+      ...this.memberArgs(member),
       ...this.extraArgs,
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -144,7 +154,7 @@ export class LocalCluster {
     const deadline = Date.now() + timeoutMs;
     for (const member of this.members) {
       if (!member.process) continue;
-      while (!(await isReady(member.address))) {
+      while (!(await isReady(member.address, this.tlsCa))) {
         if (Date.now() > deadline) throw new Error(`member ${member.id} not ready within ${timeoutMs} ms:\n${member.output.slice(-2000)}`);
         await sleep(50);
       }
@@ -157,7 +167,7 @@ export class LocalCluster {
     for (;;) {
       for (const member of this.members) {
         if (!member.process) continue;
-        const status = await statusOf(member.address);
+        const status = await statusOf(member.address, this.tlsCa);
         if (status?.role === 'leader') return member;
       }
       if (Date.now() > deadline) throw new Error('no leader elected in time');
@@ -175,7 +185,9 @@ export class LocalCluster {
   }
 }
 
-export async function isReady(address: string): Promise<boolean> {
+/** GET /readyz answers 200; over https:// trusting tlsCa when given. */
+export async function isReady(address: string, tlsCa?: Buffer): Promise<boolean> {
+  if (tlsCa !== undefined) return (await httpsStatusCode(`https://${address}/readyz`, tlsCa)) === 200;
   try {
     const response = await fetch(`http://${address}/readyz`, { signal: AbortSignal.timeout(1000) });
     return response.status === 200;
@@ -184,10 +196,23 @@ export async function isReady(address: string): Promise<boolean> {
   }
 }
 
-export async function statusOf(address: string): Promise<Record<string, unknown> | undefined> {
+/** The status code of an https GET trusting ca, or undefined when no answer came within a second. */
+export function httpsStatusCode(url: string, ca: Buffer): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const request = httpsGet(url, { ca, timeout: 1000 }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode));
+      response.on('error', () => resolve(undefined));
+    });
+    request.on('timeout', () => request.destroy(new Error('timeout')));
+    request.on('error', () => resolve(undefined));
+  });
+}
+
+export async function statusOf(address: string, tlsCa?: Buffer): Promise<Record<string, unknown> | undefined> {
   let client: ProtocolClient | undefined;
   try {
-    client = await ProtocolClient.connect(address);
+    client = await ProtocolClient.connect(address, tlsCa === undefined ? {} : { tls: { ca: tlsCa } });
     const reply: Reply = await Promise.race([client.request('cluster.status', {}), sleep(1000).then((): Reply => ({ ok: false, error: { code: 'TIMEOUT', message: 'status timed out' } }))]);
     return reply.ok ? reply.result : undefined;
   } catch {

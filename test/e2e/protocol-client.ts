@@ -31,8 +31,12 @@ export class ProtocolClient {
     socket.on('error', () => {});
   }
 
-  static async connect(address: string): Promise<ProtocolClient> {
-    const socket = new WebSocket(`ws://${address}/v1/client`);
+  /** A /v1/client socket: wss:// trusting tls.ca when given; token as the bearer token. */
+  static async connect(address: string, options: { readonly tls?: { readonly ca: Buffer }; readonly token?: string } = {}): Promise<ProtocolClient> {
+    const socket = new WebSocket(`${options.tls === undefined ? 'ws' : 'wss'}://${address}/v1/client`, {
+      ...(options.tls === undefined ? {} : { ca: options.tls.ca }),
+      ...(options.token === undefined ? {} : { headers: { authorization: `Bearer ${options.token}` } }),
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', reject);

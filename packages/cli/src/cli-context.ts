@@ -2,14 +2,24 @@
 // io. Handlers never throw into yargs: `action()` records the outcome here, so that yargs' fail
 // handler only ever sees usage errors (exit 2) and never a failed operation.
 
+import { readFileSync } from 'node:fs';
 import type { Arguments } from 'yargs';
 import { parseDuration } from './duration.js';
 import { usageError } from './exit-codes.js';
 import { Output, type CliIo } from './output.js';
 
+/** How the CLI reaches members over TLS: wss:// for the SDK, https:// for `status`. */
+export interface CliTls {
+  /** PEM of the CA that signed the members' certificates (--tls-ca); undefined: the system's CAs. */
+  readonly ca: Buffer | undefined;
+}
+
 export interface GlobalOptions {
+  /** host:port of each member given (any scheme stripped). */
   readonly endpoints: readonly string[];
   readonly token: string | undefined;
+  /** --tls, --tls-ca, or https:// / wss:// endpoints; undefined: plain ws:// and http://. */
+  readonly tls: CliTls | undefined;
   readonly json: boolean;
   /** Connect, and finish a one-shot command, within this. */
   readonly timeoutMs: number;
@@ -37,18 +47,58 @@ export class CliContext {
 export const defaultEndpoints = '127.0.0.1:7070';
 export const defaultTimeout = '5s';
 
+const endpointPattern = /^(?:([a-z]+):\/\/)?([^/]+)(?:\/.*)?$/i;
+const tlsSchemes: ReadonlySet<string> = new Set(['https', 'wss']);
+const plainSchemes: ReadonlySet<string> = new Set(['http', 'ws']);
+
+/** `host:port`, or with a scheme: `https://`/`wss://` ask for TLS, `http://`/`ws://` for plain. */
+function parseEndpoints(text: string): { addresses: string[]; schemeTls: boolean | undefined } {
+  let schemeTls: boolean | undefined;
+  const addresses: string[] = [];
+  for (const endpoint of text.split(',').map((item) => item.trim()).filter((item) => item.length > 0)) {
+    const match = endpointPattern.exec(endpoint);
+    if (match === null) throw usageError(`--endpoints: ${JSON.stringify(endpoint)} is not host:port`);
+    const scheme = match[1]?.toLowerCase();
+    if (scheme !== undefined) {
+      if (!tlsSchemes.has(scheme) && !plainSchemes.has(scheme)) throw usageError(`--endpoints: ${JSON.stringify(endpoint)}: use host:port, or https:// / wss:// for TLS`);
+      const wantsTls = tlsSchemes.has(scheme);
+      if (schemeTls !== undefined && schemeTls !== wantsTls) throw usageError('--endpoints: mixes TLS (https://, wss://) and plain (http://, ws://) members');
+      schemeTls = wantsTls;
+    }
+    addresses.push(match[2] as string);
+  }
+  if (addresses.length === 0) throw usageError('--endpoints: give at least one host:port');
+  return { addresses, schemeTls };
+}
+
+function readCaFile(path: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (error) {
+    throw usageError(`--tls-ca: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw usageError(`--tls-ca: ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  return pem;
+}
+
+function tlsOf(argv: Arguments, schemeTls: boolean | undefined): CliTls | undefined {
+  const caPath = argv['tls-ca'] === undefined || argv['tls-ca'] === '' ? undefined : String(argv['tls-ca']);
+  const wanted = caPath !== undefined || argv['tls'] === true || schemeTls === true;
+  if (wanted && schemeTls === false) throw usageError('--endpoints: http:// and ws:// members cannot be reached over TLS (--tls, --tls-ca)');
+  if (!wanted) return undefined;
+  return { ca: caPath === undefined ? undefined : readCaFile(caPath) };
+}
+
 export function globalOptionsOf(argv: Arguments, startedAtMs: number): GlobalOptions {
-  const endpoints = String(argv['endpoints'] ?? defaultEndpoints)
-    .split(',')
-    .map((endpoint) => endpoint.trim())
-    .filter((endpoint) => endpoint.length > 0);
-  if (endpoints.length === 0) throw usageError('--endpoints: give at least one host:port');
+  const { addresses: endpoints, schemeTls } = parseEndpoints(String(argv['endpoints'] ?? defaultEndpoints));
+  const tls = tlsOf(argv, schemeTls);
   const token = argv['token'] === undefined || argv['token'] === '' ? undefined : String(argv['token']);
   // yargs has already coerced --timeout (durationOption); a string here is the default.
   const timeout = argv['timeout'] ?? defaultTimeout;
   const timeoutMs = typeof timeout === 'number' ? timeout : parseDuration(String(timeout), '--timeout');
   if (timeoutMs <= 0) throw usageError('--timeout must be more than 0');
-  return { endpoints, token, json: argv['json'] === true, timeoutMs, deadlineMs: startedAtMs + timeoutMs };
+  return { endpoints, token, tls, json: argv['json'] === true, timeoutMs, deadlineMs: startedAtMs + timeoutMs };
 }
 
 /** Wrap a command handler: its exit code or its error becomes the run's outcome. */

@@ -21,6 +21,7 @@ export async function connectCluster(globals: GlobalOptions, requestTimeoutMs = 
   return connect({
     endpoints: [...globals.endpoints],
     ...(globals.token === undefined ? {} : { token: globals.token }),
+    ...(globals.tls === undefined ? {} : { tls: globals.tls.ca === undefined ? true : { ca: globals.tls.ca } }),
     requestTimeoutMs,
     connectTimeoutMs: Math.min(maxConnectTimeoutMs, requestTimeoutMs),
   });

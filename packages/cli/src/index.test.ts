@@ -47,6 +47,11 @@ test.each([
   [['members', 'remove', 'n_3'], /^raftlock: members remove: member id "n_3" must match/],
   [['members', 'transfer-leader'], /Not enough non-option arguments/],
   [['snapshot', 'save'], /Not enough non-option arguments/],
+  [['--tls-ca', '/nonexistent-raftlock-dir/ca.pem', 'status'], /^raftlock: --tls-ca: cannot read \/nonexistent-raftlock-dir\/ca\.pem \(ENOENT\)$/],
+  [['--tls-ca', 'package.json', 'status'], /^raftlock: --tls-ca: package\.json holds no PEM certificate/],
+  [['--endpoints', 'https://a:1,ws://b:2', 'status'], /^raftlock: --endpoints: mixes TLS \(https:\/\/, wss:\/\/\) and plain \(http:\/\/, ws:\/\/\) members$/],
+  [['--endpoints', 'ws://a:1', '--tls', 'locks'], /http:\/\/ and ws:\/\/ members cannot be reached over TLS/],
+  [['--endpoints', 'ftp://a:1', 'locks'], /use host:port, or https:\/\/ \/ wss:\/\/ for TLS/],
 ])('usage error %j exits 2 with one line', async (argv, message) => {
   const { exitCode, stdout, stderr } = await cli(argv);
   expect(exitCode).toBe(2);
@@ -74,8 +79,19 @@ test('RAFTLOCK_ENDPOINTS is the default endpoint list, and nothing listening the
 
 test('global options: endpoints split and trimmed, durations parsed, token optional', () => {
   const globals = globalOptionsOf({ _: [], $0: 'raftlock', endpoints: ' a:1, b:2 ,,c:3', timeout: 1500, json: true }, 100);
-  expect(globals).toEqual({ endpoints: ['a:1', 'b:2', 'c:3'], token: undefined, json: true, timeoutMs: 1500, deadlineMs: 1600 });
+  expect(globals).toEqual({ endpoints: ['a:1', 'b:2', 'c:3'], token: undefined, tls: undefined, json: true, timeoutMs: 1500, deadlineMs: 1600 });
   expect(globalOptionsOf({ _: [], $0: 'raftlock', token: 's3cret' }, 0)).toMatchObject({ endpoints: ['127.0.0.1:7070'], token: 's3cret', json: false, timeoutMs: 5000 });
+});
+
+test('TLS: --tls, RAFTLOCK_TLS and https:// or wss:// endpoints ask for it; schemes are stripped from the addresses', async () => {
+  const base = { _: [], $0: 'raftlock' };
+  expect(globalOptionsOf({ ...base, endpoints: 'a:1', tls: true }, 0)).toMatchObject({ endpoints: ['a:1'], tls: { ca: undefined } });
+  expect(globalOptionsOf({ ...base, endpoints: 'wss://a:1/v1/client, https://b:2/' }, 0)).toMatchObject({ endpoints: ['a:1', 'b:2'], tls: { ca: undefined } });
+  expect(globalOptionsOf({ ...base, endpoints: 'ws://a:1,http://[::1]:2' }, 0)).toMatchObject({ endpoints: ['a:1', '[::1]:2'], tls: undefined });
+  // RAFTLOCK_TLS=1 against a port where nothing listens: the CLI tried (and failed) to connect, exit 3.
+  const { exitCode, stderr } = await cli(['--timeout', '300ms', 'locks'], { RAFTLOCK_ENDPOINTS: '127.0.0.1:1', RAFTLOCK_TLS: '1' });
+  expect(exitCode).toBe(3);
+  expect(stderr).toMatch(/^raftlock: cluster unavailable: .*127\.0\.0\.1:1.*\n$/);
 });
 
 test('the command of lock run comes after --', () => {

@@ -69,6 +69,20 @@ export async function run(argv: readonly string[], io: CliIo = processIo(), opti
         describe: 'bearer token for clusters that require one',
         global: true,
       },
+      tls: {
+        type: 'boolean',
+        default: ['1', 'true'].includes(io.env['RAFTLOCK_TLS'] ?? ''),
+        defaultDescription: '$RAFTLOCK_TLS',
+        describe: "reach members over wss:// and https://, trusting the system's CAs (or --tls-ca)",
+        global: true,
+      },
+      'tls-ca': {
+        type: 'string',
+        default: io.env['RAFTLOCK_TLS_CA'] || undefined,
+        defaultDescription: '$RAFTLOCK_TLS_CA',
+        describe: "PEM file of the CA that signed the members' certificates (implies --tls)",
+        global: true,
+      },
       json: { type: 'boolean', default: false, describe: 'machine-readable output: one JSON document (streams: one object per line)', global: true },
       timeout: { type: 'string', default: defaultTimeout, describe: 'give up (exit 3) if the cluster does not answer within this (e.g. 500ms, 5s, 1m)', coerce: durationOption('--timeout'), global: true },
     })

@@ -2,10 +2,13 @@
 // (GET /status, SPEC §2's one port), not through the SDK: the SDK follows every member to the leader,
 // and `raftlock status` has to hear from each member on its own, so that a member that is down shows
 // as down. Plain HTTP also keeps `raftlock status` from loading ws and the SDK at all. No client token
-// is needed (like /readyz and /metrics).
+// is needed (like /readyz and /metrics). Against a TLS cluster the same GET goes over https://,
+// verifying the member's certificate against --tls-ca (or the system's CAs).
 
-import { get } from 'node:http';
+import { get as getPlain, type IncomingMessage } from 'node:http';
+import { get as getTls } from 'node:https';
 import type { ClusterStatus } from '@raftlock/protocol';
+import type { CliTls } from './cli-context.js';
 
 export interface MemberProbe {
   readonly address: string;
@@ -31,9 +34,10 @@ interface HttpAnswer {
 
 const maxBodyBytes = 1 << 20;
 
-function httpGet(address: string, path: string, timeoutMs: number): Promise<HttpAnswer> {
+function httpGet(address: string, path: string, timeoutMs: number, tls: CliTls | undefined): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const request = get(`http://${address}${path}`, { timeout: timeoutMs, headers: { accept: '*/*' } }, (response) => {
+    const options = { timeout: timeoutMs, headers: { accept: '*/*' } };
+    const onResponse = (response: IncomingMessage) => {
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => {
@@ -42,7 +46,11 @@ function httpGet(address: string, path: string, timeoutMs: number): Promise<Http
       });
       response.on('end', () => resolve({ statusCode: response.statusCode ?? 0, body }));
       response.on('error', reject);
-    });
+    };
+    const request =
+      tls === undefined
+        ? getPlain(`http://${address}${path}`, options, onResponse)
+        : getTls(`https://${address}${path}`, { ...options, ...(tls.ca === undefined ? {} : { ca: tls.ca }) }, onResponse);
     request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     request.on('error', reject);
   });
@@ -56,10 +64,10 @@ function unreachable(address: string, error: string): MemberProbe {
   return { address, reachable: false, ready: false, role: undefined, leaderId: undefined, commitIndex: undefined, appliedIndex: undefined, term: undefined, error, status: undefined };
 }
 
-export async function probeMember(address: string, timeoutMs: number): Promise<MemberProbe> {
+export async function probeMember(address: string, timeoutMs: number, tls: CliTls | undefined): Promise<MemberProbe> {
   let answer: HttpAnswer;
   try {
-    answer = await httpGet(address, '/status', timeoutMs);
+    answer = await httpGet(address, '/status', timeoutMs, tls);
   } catch (error) {
     return unreachable(address, error instanceof Error ? error.message : String(error));
   }

@@ -21,11 +21,17 @@ import { toLockHolder, toLockState, type ElectionLeader, type LockState, type Wa
 import { observeElection, openWatch, type ObserveOptions, type WatchOptions } from './watch-stream.js';
 
 export interface ConnectOptions {
-  /** Members to reach the cluster through: `host:port` (or `ws://host:port`); any one will do. */
+  /**
+   * Members to reach the cluster through: `host:port`; any one will do. `wss://host:port` (or
+   * `https://`) asks for TLS as `tls: true` does; `ws://` / `http://` for plain.
+   */
   readonly endpoints: readonly string[] | string;
   /** Bearer token, sent as `Authorization: Bearer <token>` on the WebSocket upgrade. */
   readonly token?: string;
-  /** Connect with wss://; `true` uses the system's CAs. */
+  /**
+   * Connect with wss://, verifying each member's certificate (and its host name) against `ca`,
+   * or the system's CAs with `true` or without `ca`. Default: off, unless the endpoints say wss://.
+   */
   readonly tls?: TlsOptions | boolean;
   /** How long one request is retried before it fails (default 10 000 ms); connect() waits as long. */
   readonly requestTimeoutMs?: number;
@@ -63,7 +69,7 @@ export async function connect(options: ConnectOptions): Promise<Client> {
   const connection = new Connection({
     endpoints,
     token: options.token,
-    tls: options.tls === true ? {} : options.tls === false ? undefined : options.tls,
+    tls: tlsFor(endpoints, options.tls),
     connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs ?? defaults.connectTimeoutMs),
     pingIntervalMs: positive('pingIntervalMs', options.pingIntervalMs ?? defaults.pingIntervalMs),
     reconnectBackoff: options.reconnectBackoff ?? defaults.reconnectBackoff,
@@ -77,6 +83,23 @@ export async function connect(options: ConnectOptions): Promise<Client> {
     throw error;
   }
   return new Client(connection, requestTimeoutMs);
+}
+
+const endpointScheme = /^([a-z][a-z0-9+.-]*):\/\//i;
+
+/** The TLS settings for endpoints and the tls option; refuses the combinations that contradict. */
+function tlsFor(endpoints: readonly string[], tls: TlsOptions | boolean | undefined): TlsOptions | undefined {
+  const schemes = new Set(endpoints.map((endpoint) => endpointScheme.exec(endpoint.trim())?.[1]?.toLowerCase()).filter((scheme) => scheme !== undefined));
+  for (const scheme of schemes) {
+    if (!['ws', 'wss', 'http', 'https'].includes(scheme)) throw new InvalidArgumentError(`connect: endpoint scheme ${scheme}:// is not ws://, wss://, http:// or https://`);
+  }
+  const secure = schemes.has('wss') || schemes.has('https');
+  const plain = schemes.has('ws') || schemes.has('http');
+  if (secure && plain) throw new InvalidArgumentError('connect: the endpoints mix TLS (wss://, https://) and plain (ws://, http://) members');
+  if (secure && tls === false) throw new InvalidArgumentError('connect: wss:// endpoints with tls: false');
+  if (plain && tls !== undefined && tls !== false) throw new InvalidArgumentError('connect: ws:// endpoints cannot be reached with tls');
+  if (tls === true || (tls === undefined && secure)) return {};
+  return tls === false ? undefined : tls;
 }
 
 export class Client {

@@ -174,3 +174,15 @@ test('the token goes out as a bearer header; a member that refuses it fails conn
   expect(sdk.connectedTo).toBe(guarded.address);
   expect(guarded.authorizations).toEqual(['Bearer wrong', 'Bearer s3cret']);
 });
+
+test('TLS settings that contradict the endpoints are refused before connecting', async () => {
+  const refused = (options: Parameters<typeof connect>[0]) => expect(connect({ connectTimeoutMs: 200, requestTimeoutMs: 200, ...options })).rejects.toBeInstanceOf(InvalidArgumentError);
+  await refused({ endpoints: ['wss://127.0.0.1:1', 'ws://127.0.0.1:2'] });
+  await refused({ endpoints: ['https://127.0.0.1:1'], tls: false });
+  await refused({ endpoints: ['ws://127.0.0.1:1'], tls: { ca: 'x' } });
+  await refused({ endpoints: ['ftp://127.0.0.1:1'] });
+  // wss:// alone asks for TLS: a plain member does not answer a TLS handshake, so connect fails as unavailable.
+  const plain = await member();
+  await expect(connect({ endpoints: [`wss://${plain.address}`], connectTimeoutMs: 300, requestTimeoutMs: 500 })).rejects.toBeInstanceOf(UnavailableError);
+  expect(plain.received).toEqual([]);
+});

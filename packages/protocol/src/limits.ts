@@ -16,6 +16,11 @@ export const protocolLimits = {
   /** Requests one connection may have in flight (waiting acquires included). */
   maxInflightRequestsPerConnection: 4096,
   maxWatchesPerConnection: 256,
+  /**
+   * Sessions one connection may have open at once (opened over it and not closed or expired), so
+   * that one client cannot take the whole cluster's session table (100 000).
+   */
+  maxSessionsPerConnection: 1024,
   /** snapshot.read: the data of one chunk, so that a reply stays well inside one frame. */
   maxSnapshotChunkBytes: 512 * 1024,
   /** members.add / remove / transferLeader: bounds of the `timeoutMs` argument. */

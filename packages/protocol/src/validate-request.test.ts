@@ -43,6 +43,18 @@ describe('validateRequest', () => {
     expect(codeOf('lock.get', { name: 'a\nb' })).toBe('INVALID_ARGUMENT');
     expect(codeOf('lock.get', { name: 'é'.repeat(128) })).toBe('OK');
     expect(codeOf('lock.get', { name: 'é'.repeat(129) })).toBe('TOO_LARGE');
+    // Lone surrogates: the lock state machine refuses them too; refused here, they cost no log entry.
+    expect(codeOf('lock.get', { name: 'a\ud800b' })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('lock.get', { name: '\udc00' })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('lock.get', { name: '\u{1f512}/ok' })).toBe('OK');
+  });
+
+  test('client names follow the same rules as lock names, empty allowed', () => {
+    expect(codeOf('session.open', { name: '' })).toBe('OK');
+    expect(codeOf('session.open', { name: 'worker \u{1f512}' })).toBe('OK');
+    expect(codeOf('session.open', { name: 'tab\there' })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('session.open', { name: 'x\ud800' })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('session.open', { name: 'x'.repeat(129) })).toBe('TOO_LARGE');
   });
 
   test('metadata over 1 KiB and election values over 4 KiB are TOO_LARGE', () => {

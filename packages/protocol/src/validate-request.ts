@@ -33,7 +33,8 @@ const logIndex: FieldRule = { type: 'integer', required: false, min: 0, max: Num
 const argumentRules: { readonly [Op in OperationName]: Readonly<Record<string, FieldRule>> } = {
   'session.open': {
     ttlMs: { type: 'integer', required: false, min: protocolLimits.minSessionTtlMs, max: protocolLimits.maxSessionTtlMs },
-    name: { type: 'string', required: false, maxBytes: protocolLimits.maxClientNameBytes, allowEmpty: true },
+    // The lock state machine stores client names under the rules of lock names (bar emptiness).
+    name: { type: 'string', required: false, maxBytes: protocolLimits.maxClientNameBytes, allowEmpty: true, problem: (value) => textProblem(value) },
   },
   'session.keepalive': { sessionId },
   'session.close': { sessionId },
@@ -79,13 +80,25 @@ const requestRules: { readonly [Op in OperationName]?: (args: Readonly<Record<st
 
 const utf8 = new TextEncoder();
 
-/** SPEC §4: 1–256 bytes of UTF-8, no control characters. */
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one (code units, no `u` flag). */
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Control characters, or a lone surrogate (such a name does not survive a UTF-8 round trip): the
+ * same rules the lock state machine applies, checked here so a bad name costs no log entry.
+ */
+function textProblem(text: string): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(text)) return 'must not contain control characters';
+  if (loneSurrogate.test(text)) return 'must be well-formed Unicode (no lone surrogates)';
+  return undefined;
+}
+
+/** SPEC §4: 1–256 bytes of UTF-8, no control characters (and well-formed Unicode). */
 export function lockNameProblem(name: string): string | undefined {
   if (name.length === 0) return 'must not be empty';
   if (utf8.encode(name).byteLength > protocolLimits.maxLockNameBytes) return `must be at most ${protocolLimits.maxLockNameBytes} bytes of UTF-8`;
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) return 'must not contain control characters';
-  return undefined;
+  return textProblem(name);
 }
 
 const memberIdPattern = /^[a-z0-9-]{1,32}$/;

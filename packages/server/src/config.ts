@@ -13,6 +13,17 @@ export interface HostPort {
   readonly port: number;
 }
 
+export interface ServerTls {
+  /** PEM: this member's certificate (and any intermediates after it). */
+  readonly cert: Buffer;
+  /** PEM: its private key. */
+  readonly key: Buffer;
+  /** PEM: the CA(s) peers' certificates must chain to; undefined: the system's CAs, no peer certificates asked for. */
+  readonly ca: Buffer | undefined;
+  /** Things that will not stop the member but that its operator should hear about. */
+  readonly warnings: readonly string[];
+}
+
 export interface ServerConfig {
   readonly nodeId: string;
   readonly listen: HostPort;
@@ -40,6 +51,8 @@ export interface ServerConfig {
   readonly peerSecret: string | undefined;
   /** Client bearer tokens and roles; undefined: clients need no token. */
   readonly clientTokens: ClientTokens | undefined;
+  /** --tls-cert/--tls-key/--tls-ca: serve https:// and wss://, dial peers with wss://; undefined: plain. */
+  readonly tls: ServerTls | undefined;
   readonly logLevel: string;
 }
 

@@ -8,6 +8,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ClientTokens, TokenFileError } from './api/client-tokens.js';
 import { ConfigError, parseHostPort, parsePeers, validateNodeId, validateTiming, type ServerConfig } from './config.js';
+import { loadServerTls } from './server-tls.js';
 
 const exitCodes = { usage: 2, config: 1 } as const;
 const shutdownDeadlineMs = 15_000;
@@ -61,10 +62,6 @@ function buildConfig(argv: Record<string, unknown>): ServerConfig {
   const heartbeatIntervalMs = Number(argv['heartbeat-ms']);
   const electionTimeoutMs = Number(argv['election-timeout-ms']);
   validateTiming(heartbeatIntervalMs, electionTimeoutMs);
-  for (const flag of ['tls-cert', 'tls-key', 'tls-ca'] as const) {
-    // Refusing is safer than starting without the protection the operator asked for.
-    if (argv[flag] !== undefined) throw new ConfigError(`--${flag} is not supported by this build yet (TLS arrives with the security work); refusing to start without it`);
-  }
   const joining = argv.join === true;
   if (joining && argv.peers !== undefined) throw new ConfigError('--join and --peers exclude each other: a joining member learns the members from the cluster');
   if (joining && argv.restore !== undefined) throw new ConfigError('--join and --restore exclude each other: a joining member gets its state from the cluster');
@@ -74,6 +71,8 @@ function buildConfig(argv: Record<string, unknown>): ServerConfig {
   if (!Number.isSafeInteger(snapshotTrailingEntries) || snapshotTrailingEntries < 0) throw new ConfigError(`--snapshot-trailing must be an integer ≥ 0, got ${String(argv['snapshot-trailing'])}`);
   const peerSecret = argv['peer-secret-file'] === undefined ? undefined : readSecretFile(String(argv['peer-secret-file']), '--peer-secret-file');
   const clientTokens = argv['token-file'] === undefined ? undefined : readTokenFile(String(argv['token-file']));
+  const pathOf = (flag: string) => (argv[flag] === undefined || argv[flag] === '' ? undefined : String(argv[flag]));
+  const tls = loadServerTls({ certPath: pathOf('tls-cert'), keyPath: pathOf('tls-key'), caPath: pathOf('tls-ca'), advertise, nowMs: Date.now() });
   return {
     nodeId,
     listen,
@@ -89,6 +88,7 @@ function buildConfig(argv: Record<string, unknown>): ServerConfig {
     electionTimeoutMs,
     peerSecret,
     clientTokens,
+    tls,
     logLevel: String(argv['log-level']),
   };
 }
@@ -106,6 +106,9 @@ const environmentFlags = {
   RAFTLOCK_DATA_DIR: 'data-dir',
   RAFTLOCK_TOKEN_FILE: 'token-file',
   RAFTLOCK_PEER_SECRET_FILE: 'peer-secret-file',
+  RAFTLOCK_TLS_CERT: 'tls-cert',
+  RAFTLOCK_TLS_KEY: 'tls-key',
+  RAFTLOCK_TLS_CA: 'tls-ca',
   RAFTLOCK_LOG_LEVEL: 'log-level',
 } as const;
 
@@ -136,9 +139,9 @@ async function main(): Promise<void> {
       'election-timeout-ms': { type: 'number', default: 1000, describe: 'base election timeout; each wait is randomised in [T, 2T)' },
       'token-file': { type: 'string', describe: 'client bearer tokens, one "token role" per line' },
       'peer-secret-file': { type: 'string', describe: 'shared secret every member must present' },
-      'tls-cert': { type: 'string', describe: 'certificate for wss:// and https://' },
-      'tls-key': { type: 'string', describe: 'private key for --tls-cert' },
-      'tls-ca': { type: 'string', describe: 'CA to verify peers with' },
+      'tls-cert': { type: 'string', describe: 'PEM certificate: serve https:// and wss:// (clients and peers), dial peers with wss://' },
+      'tls-key': { type: 'string', describe: 'PEM private key of --tls-cert' },
+      'tls-ca': { type: 'string', describe: 'PEM CA: peers must present a certificate it signed, and members it dials must too' },
       'log-level': { type: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'pino log level' },
       restore: { type: 'string', describe: 'seed an empty data dir from a snapshot file, then start' },
       'snapshot-entries': { type: 'number', default: 10_000, describe: 'snapshot the state and compact the log every N applied entries' },

@@ -153,14 +153,25 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       pin: () => driver.pinSnapshot(),
     },
     peerSecret: config.peerSecret,
-    tls: undefined,
+    // Dial peers with wss://, presenting our certificate (mutual TLS when they verify with a CA).
+    tls: config.tls === undefined ? undefined : { cert: config.tls.cert, key: config.tls.key, ...(config.tls.ca === undefined ? {} : { ca: config.tls.ca }) },
     onMessage: (message) => driver.step(message),
     logger,
     limits: { maxQueuedMessagesPerPeer: 10_000, maxFrameBytes: 16 * 1024 * 1024, reconnectBackoffMinMs: 50, reconnectBackoffMaxMs: 1000 },
   });
   driver.attachTransport(transport);
   const clientApi = new ClientApi({ driver, clock, logger, metrics, nodeId: config.nodeId, address: config.advertise, maxWatchHistoryEvents: 100_000, clientTokens: config.clientTokens });
-  const httpServer = createHttpServer({ clientApi, peerUpgrade: (request, socket, head) => transport.handleUpgrade(request, socket, head), driver, metrics, logger, nodeId: config.nodeId, address: config.advertise });
+  for (const warning of config.tls?.warnings ?? []) logger.warn({ warning }, 'TLS configuration');
+  const httpServer = createHttpServer({
+    clientApi,
+    peerUpgrade: (request, socket, head) => transport.handleUpgrade(request, socket, head),
+    driver,
+    metrics,
+    logger,
+    nodeId: config.nodeId,
+    address: config.advertise,
+    tls: config.tls,
+  });
 
   try {
     httpServer.listen(config.listen.port, config.listen.host);
@@ -177,7 +188,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
   const bound = httpServer.address() as AddressInfo;
   const address = bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;
   driver.start();
-  logger.info({ address, dataDir: config.dataDir, clusterId, members: driver.configuration().members, snapshotIndex: stored.metadata.index }, 'raftlockd member started');
+  logger.info({ address, tls: config.tls !== undefined, peerCertificates: config.tls?.ca !== undefined, dataDir: config.dataDir, clusterId, members: driver.configuration().members, snapshotIndex: stored.metadata.index }, 'raftlockd member started');
 
   let shutdownPromise: Promise<void> | undefined;
   const shutdown = () => {

@@ -114,7 +114,7 @@ export function statusCommand(context: CliContext): CommandModule {
       const probes = new Map<string, Promise<MemberProbe>>();
       const probe = (address: string) => {
         let pending = probes.get(address);
-        if (pending === undefined) probes.set(address, (pending = probeMember(address, probeMs())));
+        if (pending === undefined) probes.set(address, (pending = probeMember(address, probeMs(), globals.tls)));
         return pending;
       };
       // Every endpoint at once; the member list comes from the leader's answer when one is a leader.

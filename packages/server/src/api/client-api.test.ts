@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { decodeFrame, encodeFrame, NotLeaderError, UnavailableError, type ServiceError } from '@raftlock/protocol';
+import { decodeFrame, encodeFrame, NotLeaderError, protocolLimits, UnavailableError, type ServiceError } from '@raftlock/protocol';
 import { Packr } from 'msgpackr';
 import { afterEach, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
@@ -151,7 +151,10 @@ class TestClient {
   private readonly replies = new Map<string, (reply: Reply) => void>();
   readonly pushes: Push[] = [];
   readonly goAways: { reason: string; leader?: string }[] = [];
+  private static clientCount = 0;
   private counter = 0;
+  /** Request ids are the state machine's dedupe keys: two clients must never share one. */
+  private readonly idPrefix = `c${++TestClient.clientCount}`;
 
   constructor(readonly socket: WebSocket) {
     socket.on('message', (data: Buffer) => {
@@ -169,7 +172,7 @@ class TestClient {
     return new TestClient(socket);
   }
 
-  request(op: string, args: Record<string, unknown>, id = `req-${++this.counter}`): Promise<Reply> {
+  request(op: string, args: Record<string, unknown>, id = `${this.idPrefix}-req-${++this.counter}`): Promise<Reply> {
     const reply = new Promise<Reply>((resolve) => this.replies.set(id, resolve));
     this.socket.send(encodeFrame({ id, op, args }));
     return reply;
@@ -356,5 +359,62 @@ describe('watches', () => {
     await client.ok('lock.acquire', { sessionId: session, name: 'orders/1', mode: 'try' });
     const started = await client.ok('watch.start', { prefix: 'orders/', fromIndex: null });
     expect(started.snapshot).toEqual([expect.objectContaining({ name: 'orders/1' })]);
+  });
+});
+
+describe('limits per connection', () => {
+  test('a burst of session.open beyond maxSessionsPerConnection is RATE_LIMITED; closing one frees a place; another connection is unaffected', async () => {
+    const fixture = await startFixture();
+    const flooder = await TestClient.connect(fixture);
+    const limit = protocolLimits.maxSessionsPerConnection;
+    // All sent before the first commits: opens in flight count too.
+    const replies = await Promise.all(Array.from({ length: limit + 50 }, () => flooder.request('session.open', { ttlMs: 10_000 })));
+    const opened = replies.filter((reply) => reply.ok);
+    expect(opened).toHaveLength(limit);
+    expect(replies.filter((reply) => !reply.ok).map((reply) => reply.error?.code)).toEqual(Array(50).fill('RATE_LIMITED'));
+    expect((await flooder.request('session.open', {})).error?.code).toBe('RATE_LIMITED');
+    await flooder.ok('session.close', { sessionId: String(opened[0]?.result?.sessionId) });
+    expect((await flooder.request('session.open', {})).ok).toBe(true);
+    // An expired (here: closed by someone else) session stops counting too.
+    const other = await TestClient.connect(fixture);
+    await other.ok('session.close', { sessionId: String(opened[1]?.result?.sessionId) });
+    expect((await flooder.request('session.open', {})).ok).toBe(true);
+    expect((await other.request('session.open', {})).ok).toBe(true);
+  });
+
+  test('requests beyond maxInflightRequestsPerConnection are RATE_LIMITED at once while parked waits hold their places', async () => {
+    const fixture = await startFixture();
+    const holder = await TestClient.connect(fixture);
+    const holderSession = String((await holder.ok('session.open', {})).sessionId);
+    const lockCount = Math.ceil((protocolLimits.maxInflightRequestsPerConnection + 100) / 100);
+    for (let lock = 0; lock < lockCount; lock++) await holder.ok('lock.acquire', { sessionId: holderSession, name: `busy/${lock}`, mode: 'try' });
+    const flooder = await TestClient.connect(fixture);
+    const sessionIds = await Promise.all(Array.from({ length: 100 }, async () => String((await flooder.ok('session.open', {})).sessionId)));
+    const waits: Promise<Reply>[] = [];
+    for (let lock = 0; lock < lockCount; lock++) for (const sessionId of sessionIds) waits.push(flooder.request('lock.acquire', { sessionId, name: `busy/${lock}`, mode: 'wait' }));
+    const refused = await Promise.all(waits.slice(protocolLimits.maxInflightRequestsPerConnection));
+    expect(refused.map((reply) => reply.error?.code)).toEqual(Array(waits.length - protocolLimits.maxInflightRequestsPerConnection).fill('RATE_LIMITED'));
+    expect((await flooder.request('lock.get', { name: 'busy/0' })).error?.code).toBe('RATE_LIMITED');
+    // Another connection is answered at once.
+    expect((await withinMs(holder.request('lock.get', { name: 'busy/0' }), 1000, 'a read on another connection')).ok).toBe(true);
+    expect(fixture.driver.stateMachine.getLock('lock', 'busy/0')?.waiters).toHaveLength(100);
+  });
+});
+
+describe('watch snapshots over the frame limit', () => {
+  test('are refused TOO_LARGE with no watch left behind: no pushes follow, and no watch place is taken', async () => {
+    const fixture = await startFixture();
+    const client = await TestClient.connect(fixture);
+    const sessionId = String((await client.ok('session.open', {})).sessionId);
+    const metadata = 'm'.repeat(protocolLimits.maxMetadataBytes);
+    await Promise.all(Array.from({ length: 1100 }, (_unused, lock) => client.ok('lock.acquire', { sessionId, name: `big/${lock}`, mode: 'try', metadata })));
+    const refused = await client.request('watch.start', { prefix: 'big/' });
+    expect(refused.error?.code).toBe('TOO_LARGE');
+    expect(refused.error?.message).toMatch(/narrower prefix/);
+    await client.ok('lock.acquire', { sessionId, name: 'big/one-more', mode: 'try' });
+    await sleep(50);
+    expect(client.pushes).toEqual([]);
+    const watches = await Promise.all(Array.from({ length: protocolLimits.maxWatchesPerConnection }, () => client.request('watch.start', { prefix: 'small/' })));
+    expect(watches.every((reply) => reply.ok)).toBe(true);
   });
 });

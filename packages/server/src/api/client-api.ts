@@ -1,7 +1,8 @@
 // ClientApi: the /v1/client WebSocket endpoint (SPEC §5). One binary frame per message, msgpack.
 // Every frame is untrusted: undecodable frames close the connection with 1007, oversize ones with
 // 1009 (ws enforces maxPayload), anything decodable but wrong gets an error reply naming the problem.
-// A connection is bounded in requests in flight and in watches; nothing it sends can stall others.
+// A connection is bounded in requests in flight, in watches and in the sessions it opens; nothing it
+// sends can stall others.
 // While this member hands leadership off (SIGTERM), "retry later" answers wait for the successor and
 // then name it (leader-hand-off.ts); closing tells every client where to go (a goAway notice).
 
@@ -24,6 +25,7 @@ import {
   UnavailableError,
   validateRequest,
   type ClientReply,
+  type ClientRequest,
   type GoAwayNotice,
   type OperationArgs,
   type OperationResult,
@@ -61,6 +63,8 @@ const maxBufferedBytesPerConnection = 8 * 1024 * 1024;
 const maxConnections = 10_000;
 /** ~1 KiB per event at most (4 KiB values are rare): 256 events stay well inside a 1 MiB frame. */
 const maxEventsPerPush = 256;
+/** Room in a frame for a reply's id, flags and a watch.start result's other fields around its snapshot. */
+const maxReplyEnvelopeBytes = 256;
 /** How long shutdown waits for clients to answer the close handshake before cutting them off. */
 const closeGraceMs = 250;
 
@@ -176,6 +180,7 @@ export class ClientApi {
     this.options.metrics.clientConnections.set(this.connections.size);
     const cleanups = new Set<() => void>();
     const watchIds = new Set<string>();
+    const sessions = new ConnectionSessions(this.options.driver);
     let inflight = 0;
 
     const send = (message: ClientReply | ServerPush) => {
@@ -234,7 +239,12 @@ export class ClientApi {
         send({ id: request.id, ok: false, error: new RateLimitedError('too many requests in flight on this connection').toWire() });
         return;
       }
+      if (request.op === 'session.open' && !sessions.mayOpen()) {
+        send({ id: request.id, ok: false, error: new RateLimitedError(`at most ${protocolLimits.maxSessionsPerConnection} sessions open per connection; close some first`).toWire() });
+        return;
+      }
       inflight++;
+      const settleSessions = sessions.track(request);
       const context: ConnectionContext = {
         receivedAtMs,
         onClose: (cleanup) => {
@@ -247,12 +257,14 @@ export class ClientApi {
       this.operations.run(request, context).then(
         (result) => {
           inflight--;
+          settleSessions(result);
           this.options.metrics.clientRequests.inc({ op: request.op, code: 'OK' });
           send({ id: request.id, ok: true, result });
         },
         (error: unknown) => {
           const reply = (serviceError: ServiceError) => {
             inflight--;
+            settleSessions(undefined);
             this.options.metrics.clientRequests.inc({ op: request.op, code: serviceError.code });
             send({ id: request.id, ok: false, error: serviceError.toWire() });
           };
@@ -290,6 +302,12 @@ export class ClientApi {
       send({ watch: watchId, events: [], ended: reason });
     };
     const outcome = this.watches.subscribe({ watchId, kind: args.kind, prefix: args.prefix, deliver, end }, args.fromIndex);
+    if (outcome !== 'resumed' && encodeFrame(snapshot).byteLength > protocolLimits.maxFrameBytes - maxReplyEnvelopeBytes) {
+      // Refused here, not by send(): a reply swapped for TOO_LARGE there would leave this watch
+      // subscribed, pushing to a client that was told it failed and holding one of its 256 places.
+      this.watches.unsubscribe(watchId);
+      throw new TooLargeError(`the snapshot of prefix ${JSON.stringify(args.prefix.slice(0, 64))} exceeds the 1 MiB frame limit; watch a narrower prefix`);
+    }
     watchIds.add(watchId);
     return outcome === 'resumed' ? { watchId, index, snapshot: null } : { watchId, index, snapshot };
   }
@@ -314,6 +332,38 @@ export class ClientApi {
     if (isServiceError(error)) return error;
     this.options.logger.error({ op, error: error instanceof Error ? error.stack : String(error) }, 'request failed with an unexpected error');
     return new InternalError(`internal error while handling ${op}`);
+  }
+}
+
+/**
+ * The sessions a connection opened and has not closed (protocolLimits.maxSessionsPerConnection),
+ * opens in flight included, so that a burst cannot slip past the limit before the first one commits.
+ * An expired session stops counting when the limit is next reached (pruned against the state machine).
+ */
+class ConnectionSessions {
+  private readonly open = new Set<string>();
+  private opening = 0;
+
+  constructor(private readonly driver: Pick<RaftDriver, 'stateMachine'>) {}
+
+  mayOpen(): boolean {
+    if (this.open.size + this.opening < protocolLimits.maxSessionsPerConnection) return true;
+    for (const sessionId of this.open) if (this.driver.stateMachine.getSession(sessionId) === undefined) this.open.delete(sessionId);
+    return this.open.size + this.opening < protocolLimits.maxSessionsPerConnection;
+  }
+
+  /** Call for every request admitted; the returned function with its result (undefined: it failed). */
+  track(request: ClientRequest): (result: unknown) => void {
+    if (request.op === 'session.open') {
+      this.opening++;
+      return (result) => {
+        this.opening--;
+        const sessionId = (result as { sessionId?: unknown } | undefined)?.sessionId;
+        if (typeof sessionId === 'string') this.open.add(sessionId);
+      };
+    }
+    if (request.op === 'session.close') return (result) => result !== undefined && this.open.delete((request.args as { sessionId: string }).sessionId);
+    return () => {};
   }
 }
 

@@ -1,8 +1,16 @@
 // One port serves everything (SPEC §2): GET /healthz, /readyz, /metrics, /status, and WebSocket upgrades for
 // /v1/client (clients) and /v1/raft (members). Anything else is a 404; nothing here can throw out.
+//
+// With TLS the same routes are served over https:// and wss://. When a CA is configured, the
+// handshake asks every connection for a certificate but refuses none (clients need not have one);
+// a /v1/raft upgrade is then accepted only over a connection whose certificate chains to that CA:
+// mutual TLS between members, before the peer secret and the handshake headers are even read.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createPlainServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import type { ServerTls } from '../config.js';
 import type { Logger } from '../raft/ports.js';
 import type { Metrics } from '../runtime/metrics.js';
 import type { RaftDriver } from '../runtime/raft-driver.js';
@@ -17,27 +25,56 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   readonly nodeId: string;
   readonly address: string;
+  /** Serve https:// and wss:// with these; with a CA, members on /v1/raft must present a certificate it signed. */
+  readonly tls: ServerTls | undefined;
 }
 
 export function createHttpServer(options: HttpServerOptions): Server {
-  const server = createServer((request, response) => {
+  const handler = (request: IncomingMessage, response: ServerResponse) => {
     route(options, request, response).catch((error: unknown) => {
       options.logger.error({ error: String(error) }, 'http handler failed');
       if (!response.headersSent) response.writeHead(500);
       response.end();
     });
-  });
+  };
+  const { tls } = options;
+  const server: Server =
+    tls === undefined
+      ? createPlainServer(handler)
+      : createTlsServer({ cert: tls.cert, key: tls.key, ...(tls.ca === undefined ? {} : { ca: tls.ca }), requestCert: tls.ca !== undefined, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, handler);
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const path = pathOf(request);
     if (path === '/v1/client') options.clientApi.handleUpgrade(request, socket, head);
-    else if (path === '/v1/raft') options.peerUpgrade(request, socket, head);
+    else if (path === '/v1/raft') upgradePeer(options, request, socket, head);
     else {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
     }
   });
   server.on('clientError', (_error, socket) => socket.destroy());
+  // A failed handshake (plain http:// or ws:// on this port, an unknown CA on the other side): the
+  // reason is OpenSSL's, never key material. Debug only: a port scanner must not fill the log.
+  server.on('tlsClientError', (error: Error, socket: TLSSocket) => {
+    options.logger.debug({ error: error.message, remoteAddress: socket.remoteAddress }, 'TLS handshake failed');
+    socket.destroy();
+  });
   return server;
+}
+
+/** /v1/raft: with a CA configured, only a connection whose certificate chains to it reaches the transport. */
+function upgradePeer(options: HttpServerOptions, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  if (options.tls?.ca !== undefined) {
+    const tlsSocket = request.socket as TLSSocket;
+    if (!tlsSocket.authorized) {
+      const presented = Object.keys(tlsSocket.getPeerCertificate() ?? {}).length > 0;
+      const error: unknown = tlsSocket.authorizationError;
+      const reason = presented ? `certificate not trusted (${error instanceof Error ? error.message : String(error)})` : 'no certificate';
+      options.logger.warn({ status: presented ? 403 : 401, reason, remoteAddress: tlsSocket.remoteAddress }, 'refused peer connection');
+      socket.end(`HTTP/1.1 ${presented ? '403 Forbidden' : '401 Unauthorized'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+  }
+  options.peerUpgrade(request, socket, head);
 }
 
 async function route(options: HttpServerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
