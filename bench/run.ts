@@ -1,24 +1,39 @@
 // `pnpm bench`: a local three-member cluster of real raftlockd processes (fsync on), driven through
-// the SDK. Scenarios (issue 8): uncontended, contended, single, failover, graceful, scale. Prints a
-// table and writes JSON to bench/results/. Not part of `pnpm test`: numbers, not assertions.
+// the SDK. Scenarios (issue 8): single, uncontended, contended, failover, graceful, saturated,
+// compaction, scale. Prints a table and writes JSON to bench/results/. Not part of `pnpm test`:
+// numbers, not assertions.
 //
-//   pnpm bench                              every scenario
+//   pnpm bench                                          every scenario but compaction and scale
 //   pnpm bench --scenarios single,contended --seconds 5
+//   pnpm bench --scenarios failover --timings 100/1000,50/300
+//   pnpm bench --scenarios scale --scale 1000,10000,100000,1000000
+//   pnpm bench --scenarios uncontended --cpu-prof /tmp/profiles   (members write .cpuprofile files)
 
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect, type Client, type Session } from '@raftlock/client';
 import { runLeaderLossRounds } from '../test/e2e/leader-loss-rounds.js';
-import { LocalCluster, sleep } from '../test/e2e/local-cluster.js';
+import { LocalCluster, sleep, type Member } from '../test/e2e/local-cluster.js';
+
+interface Timing {
+  readonly heartbeatMs: number;
+  readonly electionTimeoutMs: number;
+}
 
 interface Options {
   readonly seconds: number;
   readonly warmUpSeconds: number;
-  readonly heartbeatMs: number;
-  readonly electionTimeoutMs: number;
+  readonly timing: Timing;
+  /** failover and graceful run once per timing. */
+  readonly leaderLossTimings: readonly Timing[];
   readonly failoverRounds: number;
+  readonly saturatedSeconds: number;
+  readonly saturatedTiming: Timing;
   readonly scaleCounts: readonly number[];
+  readonly cpuProfileDir: string | undefined;
 }
 
 interface ScenarioResult {
@@ -73,15 +88,27 @@ function rssMiB(pid: number | undefined): number {
   }
 }
 
-function memberCpu(cluster: LocalCluster): () => number[] {
+/** Members' CPU (percent of one core) and this process's (the clients) since the call. */
+function cpuMeter(cluster: LocalCluster): () => { memberCpuPercent: number[]; clientCpuPercent: number } {
   const pids = cluster.members.map((member) => member.process?.pid);
   const before = pids.map(cpuSeconds);
+  const clientBefore = cpuSeconds(process.pid);
   const startedMs = performance.now();
-  return () => pids.map((pid, position) => round((100 * (cpuSeconds(pid) - (before[position] ?? 0))) / ((performance.now() - startedMs) / 1000)));
+  return () => {
+    const seconds = (performance.now() - startedMs) / 1000;
+    return {
+      memberCpuPercent: pids.map((pid, position) => round((100 * (cpuSeconds(pid) - (before[position] ?? 0))) / seconds)),
+      clientCpuPercent: round((100 * (cpuSeconds(process.pid) - clientBefore)) / seconds),
+    };
+  };
 }
 
-async function openSessions(client: Client, count: number): Promise<Session[]> {
-  return Promise.all(Array.from({ length: count }, (_, position) => client.session({ ttlMs: 10_000, name: `bench-${position}` })));
+function connectAll(cluster: LocalCluster, count: number): Promise<Client[]> {
+  return Promise.all(Array.from({ length: count }, () => connect({ endpoints: cluster.members.map((member) => member.address) })));
+}
+
+async function openSessions(client: Client, count: number, prefix = 'bench', ttlMs = 10_000): Promise<Session[]> {
+  return Promise.all(Array.from({ length: count }, (_, position) => client.session({ ttlMs, name: `${prefix}-${position}` })));
 }
 
 /** Workers loop acquire → release on their own lock (or a shared one) until the deadline. */
@@ -107,34 +134,108 @@ async function cycleLoop(sessions: Session[], lockName: (worker: number) => stri
   return { cycles, acquireMs, elapsedSeconds: seconds };
 }
 
-async function uncontended(cluster: LocalCluster, options: Options): Promise<ScenarioResult> {
-  const clients = await Promise.all(Array.from({ length: 4 }, () => connect({ endpoints: cluster.members.map((member) => member.address) })));
-  const sessions = (await Promise.all(clients.map((client) => openSessions(client, 16)))).flat();
-  const cpu = memberCpu(cluster);
-  const run = await cycleLoop(sessions, (worker) => `bench/uncontended/${worker}`, options.seconds, options.warmUpSeconds);
-  const result = { scenario: 'uncontended (64 workers)', throughputPerSecond: round(run.cycles / run.elapsedSeconds), operations: run.cycles, latencyMs: percentiles(run.acquireMs), memberCpuPercent: cpu() };
-  await Promise.all(clients.map((client) => client.close()));
-  return result;
+interface LoadResult {
+  readonly throughputPerSecond: number;
+  readonly operations: number;
+  readonly latencyMs: Percentiles;
+  readonly memberCpuPercent: number[];
+  readonly clientCpuPercent: number;
 }
 
+async function uncontendedRun(cluster: LocalCluster, seconds: number, warmUpSeconds: number, prefix: string): Promise<LoadResult> {
+  const clients = await connectAll(cluster, 4);
+  try {
+    const sessions = (await Promise.all(clients.map((client) => openSessions(client, 16)))).flat();
+    const cpu = cpuMeter(cluster);
+    const run = await cycleLoop(sessions, (worker) => `${prefix}/${worker}`, seconds, warmUpSeconds);
+    return { throughputPerSecond: round(run.cycles / run.elapsedSeconds), operations: run.cycles, latencyMs: percentiles(run.acquireMs), ...cpu() };
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+  }
+}
+
+async function uncontended(cluster: LocalCluster, options: Options): Promise<ScenarioResult> {
+  const result = await uncontendedRun(cluster, options.seconds, options.warmUpSeconds, 'bench/uncontended');
+  return { scenario: 'uncontended (64 workers)', ...result, notes: 'acquire+release cycles/s; latency = acquire' };
+}
+
+/**
+ * 16 workers on one lock: every cycle is a hand-off through the FIFO queue. A watch on the lock
+ * checks FIFO order: sessions must be granted in the order their waits were queued.
+ */
 async function contended(cluster: LocalCluster, options: Options): Promise<ScenarioResult> {
   const client = await connect({ endpoints: cluster.members.map((member) => member.address) });
-  const sessions = await openSessions(client, 16);
-  const cpu = memberCpu(cluster);
-  const run = await cycleLoop(sessions, () => 'bench/contended', options.seconds, options.warmUpSeconds);
-  const result = { scenario: 'contended (16 workers, 1 lock)', throughputPerSecond: round(run.cycles / run.elapsedSeconds), operations: run.cycles, latencyMs: percentiles(run.acquireMs), memberCpuPercent: cpu() };
-  await client.close();
-  return result;
+  const watcher = await connect({ endpoints: cluster.members.map((member) => member.address) });
+  try {
+    const sessions = await openSessions(client, 16);
+    const fifo = watchFifo(watcher, 'bench/contended');
+    const cpu = cpuMeter(cluster);
+    const run = await cycleLoop(sessions, () => 'bench/contended', options.seconds, options.warmUpSeconds);
+    const usage = cpu();
+    await sleep(200); // the last events reach the watch
+    const order = fifo.stop();
+    return {
+      scenario: 'contended (16 workers, 1 lock)',
+      throughputPerSecond: round(run.cycles / run.elapsedSeconds),
+      operations: run.cycles,
+      latencyMs: percentiles(run.acquireMs),
+      ...usage,
+      fifo: order,
+      notes: `hand-offs/s; FIFO: ${order.grantsChecked} grants checked against queue order, ${order.violations} out of order`,
+    };
+  } finally {
+    await Promise.all([client.close(), watcher.close()]);
+  }
+}
+
+/** Follows queued/acquired events of one lock and counts grants that jump the queue. */
+function watchFifo(client: Client, name: string): { stop(): { grantsChecked: number; violations: number } } {
+  const queue: string[] = [];
+  let grantsChecked = 0;
+  let violations = 0;
+  let stopped = false;
+  const iterator = client.watch(name, { kind: 'lock' })[Symbol.asyncIterator]();
+  void (async () => {
+    while (!stopped) {
+      const next = await iterator.next().catch(() => ({ done: true as const, value: undefined }));
+      if (next.done === true) return;
+      const item = next.value;
+      if (item.type === 'snapshot' || item.name !== name) continue;
+      if (item.type === 'queued') queue.push(item.sessionId);
+      if (item.type === 'cancelled') queue.splice(queue.indexOf(item.sessionId), 1);
+      if (item.type !== 'acquired') continue;
+      // A grant to a session with a queued wait must go to the head of the queue; a grant with no
+      // wait (the lock was free) must find the queue empty.
+      const position = queue.indexOf(item.sessionId);
+      if (position >= 0) {
+        grantsChecked++;
+        if (position !== 0) violations++;
+        queue.splice(position, 1);
+      } else if (queue.length > 0) {
+        grantsChecked++;
+        violations++;
+      }
+    }
+  })();
+  return {
+    stop: () => {
+      stopped = true;
+      void iterator.return?.();
+      return { grantsChecked, violations };
+    },
+  };
 }
 
 async function single(cluster: LocalCluster, options: Options): Promise<ScenarioResult> {
   const client = await connect({ endpoints: cluster.members.map((member) => member.address) });
-  const sessions = await openSessions(client, 1);
-  const cpu = memberCpu(cluster);
-  const run = await cycleLoop(sessions, () => 'bench/single', options.seconds, options.warmUpSeconds);
-  const result = { scenario: 'single (1 worker)', throughputPerSecond: round(run.cycles / run.elapsedSeconds), operations: run.cycles, latencyMs: percentiles(run.acquireMs), memberCpuPercent: cpu() };
-  await client.close();
-  return result;
+  try {
+    const sessions = await openSessions(client, 1);
+    const cpu = cpuMeter(cluster);
+    const run = await cycleLoop(sessions, () => 'bench/single', options.seconds, options.warmUpSeconds);
+    return { scenario: 'single (1 worker)', throughputPerSecond: round(run.cycles / run.elapsedSeconds), operations: run.cycles, latencyMs: percentiles(run.acquireMs), ...cpu(), notes: 'latency = acquire' };
+  } finally {
+    await client.close();
+  }
 }
 
 /**
@@ -142,7 +243,7 @@ async function single(cluster: LocalCluster, options: Options): Promise<Scenario
  * time from the signal to the next successful acquire, measured as test/e2e/leader-handoff.test.ts
  * does (test/e2e/leader-loss-rounds.ts), and a check that no acknowledged acquire or release was lost.
  */
-async function leaderLoss(cluster: LocalCluster, options: Options, signal: 'SIGKILL' | 'SIGTERM'): Promise<ScenarioResult> {
+async function leaderLoss(cluster: LocalCluster, options: Options, timing: Timing, signal: 'SIGKILL' | 'SIGTERM'): Promise<ScenarioResult> {
   const report = await runLeaderLossRounds(cluster, {
     signal,
     rounds: options.failoverRounds,
@@ -151,37 +252,142 @@ async function leaderLoss(cluster: LocalCluster, options: Options, signal: 'SIGK
     onRound: (round) => console.error(`  ${signal} ${round.signalled}: next acquire after ${round.nextAcquireMs.toFixed(1)} ms (exit code ${round.exitCode})`),
   });
   const exitCodes = [...new Set(report.rounds.map((round) => String(round.exitCode)))].join('/');
+  const latencyMs = percentiles(report.rounds.map((round) => round.nextAcquireMs));
   return {
-    scenario: `${signal === 'SIGKILL' ? 'failover' : 'graceful'} (${signal} leader ×${options.failoverRounds})`,
-    latencyMs: percentiles(report.rounds.map((round) => round.nextAcquireMs)),
+    scenario: `${signal === 'SIGKILL' ? 'failover' : 'graceful'} ${timing.heartbeatMs}/${timing.electionTimeoutMs} (${signal} ×${options.failoverRounds})`,
+    latencyMs,
     operations: report.rounds.length,
     medianMs: round(report.medianMs),
+    p99OverMedian: round(latencyMs.p99 / report.medianMs),
     problems: report.problems,
-    notes: `heartbeat ${options.heartbeatMs} ms, election ${options.electionTimeoutMs} ms; time from ${signal} to the next successful acquire under load (${report.loadCycles} load cycles); exit codes ${exitCodes}; ${report.problems.length} lost acknowledgements or load failures`,
+    notes: `heartbeat ${timing.heartbeatMs} ms, election ${timing.electionTimeoutMs} ms; time from ${signal} to the next successful acquire under load (${report.loadCycles} load cycles); exit codes ${exitCodes}; ${report.problems.length} lost acknowledgements or load failures`,
   };
 }
 
-async function scale(cluster: LocalCluster, options: Options, held: number): Promise<ScenarioResult> {
-  const client = await connect({ endpoints: cluster.members.map((member) => member.address) });
-  const sessions = await openSessions(client, 64);
-  const startedMs = performance.now();
-  let next = 0;
-  await Promise.all(sessions.map(async (session) => {
-    while (next < held) {
-      const position = next++;
-      await session.tryLock(`bench/scale/${held}/${position}`);
+/** The uncontended load for a long while at short timeouts: any leader change is a finding. */
+async function saturated(cluster: LocalCluster, options: Options): Promise<ScenarioResult> {
+  const before = await Promise.all(cluster.members.map((member) => metricOf(member.address, 'raftlock_leader_changes_total')));
+  const termBefore = await metricOf((await cluster.leader()).address, 'raftlock_term');
+  const result = await uncontendedRun(cluster, options.saturatedSeconds, 0, 'bench/saturated');
+  const after = await Promise.all(cluster.members.map((member) => metricOf(member.address, 'raftlock_leader_changes_total')));
+  const termAfter = await metricOf((await cluster.leader()).address, 'raftlock_term');
+  const leaderChanges = Math.max(...after.map((count, position) => count - (before[position] ?? 0)));
+  const timing = options.saturatedTiming;
+  return {
+    scenario: `saturated ${timing.heartbeatMs}/${timing.electionTimeoutMs} (${options.saturatedSeconds} s, 64 workers)`,
+    ...result,
+    leaderChanges,
+    termBefore,
+    termAfter,
+    notes: `leader changes seen by any member during the run: ${leaderChanges} (term ${termBefore} → ${termAfter})`,
+  };
+}
+
+/**
+ * Hold more and more locks (filled with tryLock by 256 sessions): at each level the members' RSS,
+ * the uncontended throughput next to them, the time the leader takes to snapshot that state (forced
+ * by a backup), and the time a member needs to restart: one member alone (rolling restart) and all
+ * three at once.
+ */
+async function scale(cluster: LocalCluster, options: Options): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  const backupDir = await mkdtemp(join(tmpdir(), 'raftlock-bench-'));
+  const fillClients = await connectAll(cluster, 4);
+  try {
+    // The longest TTL: the held locks must outlive the restarts measured at each level.
+    const fillSessions = (await Promise.all(fillClients.map((client) => openSessions(client, 64, 'holder', 300_000)))).flat();
+    let held = 0;
+    for (const target of [...options.scaleCounts].sort((left, right) => left - right)) {
+      const fillStartedMs = performance.now();
+      let next = held;
+      await Promise.all(
+        fillSessions.map(async (session) => {
+          while (next < target) {
+            const position = next++;
+            const lock = await session.tryLock(`bench/scale/${position}`);
+            if (lock === null) throw new Error(`bench/scale/${position} was already held`);
+          }
+        }),
+      );
+      const fillSeconds = (performance.now() - fillStartedMs) / 1000;
+      const fillPerSecond = round((target - held) / fillSeconds);
+      held = target;
+      console.error(`  holding ${held} locks (filled at ${fillPerSecond} locks/s)`);
+      await sleep(1000); // followers apply the tail
+      const rss = cluster.members.map((member) => rssMiB(member.process?.pid));
+      const throughput = await uncontendedRun(cluster, options.seconds, options.warmUpSeconds, `bench/scale-load/${held}`);
+      const snapshot = await forcedSnapshot(cluster, join(backupDir, `backup-${held}`));
+      const rssAfterSnapshot = cluster.members.map((member) => rssMiB(member.process?.pid));
+      const restart = await restartTimes(cluster);
+      results.push({
+        scenario: `scale (${held} held locks)`,
+        throughputPerSecond: throughput.throughputPerSecond,
+        latencyMs: throughput.latencyMs,
+        memberCpuPercent: throughput.memberCpuPercent,
+        operations: held,
+        fillPerSecond,
+        rssMiB: rss,
+        rssAfterSnapshotMiB: rssAfterSnapshot,
+        snapshot,
+        restart,
+        notes: `uncontended cycles/s next to ${held} held locks; RSS per member after filling; snapshot ${snapshot.seconds} s for ${snapshot.megabytes} MiB; restart one member: up ${restart.oneMember.upSeconds} s, ready ${restart.oneMember.readySeconds} s; all three: ready ${restart.allMembers.readySeconds} s`,
+      });
+      console.error(JSON.stringify(results.at(-1)));
     }
-  }));
-  const fillSeconds = (performance.now() - startedMs) / 1000;
-  const rss = cluster.members.map((member) => rssMiB(member.process?.pid));
-  await client.close();
-  // Restart every member; time until all are ready again (log replay; snapshots come later).
+  } finally {
+    await Promise.allSettled(fillClients.map((client) => client.close()));
+    await rm(backupDir, { recursive: true, force: true });
+  }
+  return results;
+}
+
+/** A backup makes the leader snapshot everything applied; its duration comes from the leader's own histogram. */
+async function forcedSnapshot(cluster: LocalCluster, path: string): Promise<{ seconds: number; megabytes: number; backupSeconds: number }> {
+  const leader = await cluster.leader();
+  const sumBefore = await metricOf(leader.address, 'raftlock_snapshot_duration_seconds_sum');
+  const countBefore = await metricOf(leader.address, 'raftlock_snapshot_duration_seconds_count');
+  const client = await connect({ endpoints: [leader.address] });
+  const startedMs = performance.now();
+  try {
+    await client.snapshot.save(path);
+  } finally {
+    await client.close();
+  }
+  const backupSeconds = (performance.now() - startedMs) / 1000;
+  const sumAfter = await metricOf(leader.address, 'raftlock_snapshot_duration_seconds_sum');
+  const countAfter = await metricOf(leader.address, 'raftlock_snapshot_duration_seconds_count');
+  const bytes = await metricOf(leader.address, 'raftlock_snapshot_bytes');
+  const snapshots = countAfter - countBefore;
+  return { seconds: round(snapshots > 0 ? (sumAfter - sumBefore) / snapshots : NaN), megabytes: round(bytes / 1024 / 1024), backupSeconds: round(backupSeconds) };
+}
+
+interface RestartTimes {
+  readonly oneMember: { readonly upSeconds: number; readonly readySeconds: number };
+  readonly allMembers: { readonly upSeconds: number[]; readonly readySeconds: number };
+}
+
+/** SIGKILL one follower and start it (up: state loaded, port open; ready: caught up), then all three. */
+async function restartTimes(cluster: LocalCluster): Promise<RestartTimes> {
+  const leader = await cluster.leader();
+  const follower = cluster.members.find((member) => member.id !== leader.id) as Member;
+  await cluster.kill(follower.id, 'SIGKILL');
+  const oneStartedMs = performance.now();
+  cluster.restart(follower.id);
+  while (!(await isUp(follower.address))) await sleep(10);
+  const oneUpSeconds = round((performance.now() - oneStartedMs) / 1000);
+  await cluster.waitReady(300_000);
+  const oneReadySeconds = round((performance.now() - oneStartedMs) / 1000);
   for (const member of cluster.members) await cluster.kill(member.id, 'SIGKILL');
-  const restartStartedMs = performance.now();
+  const allStartedMs = performance.now();
   for (const member of cluster.members) cluster.restart(member.id);
-  await cluster.waitReady(120_000);
-  const restartSeconds = (performance.now() - restartStartedMs) / 1000;
-  return { scenario: `scale (${held} held locks)`, throughputPerSecond: round(held / fillSeconds), operations: held, rssMiB: rss, restartSeconds: round(restartSeconds), notes: 'RSS per member after filling; restart = SIGKILL all, start all, all ready' };
+  const upSeconds = await Promise.all(
+    cluster.members.map(async (member) => {
+      while (!(await isUp(member.address))) await sleep(10);
+      return round((performance.now() - allStartedMs) / 1000);
+    }),
+  );
+  await cluster.waitReady(300_000);
+  return { oneMember: { upSeconds: oneUpSeconds, readySeconds: oneReadySeconds }, allMembers: { upSeconds, readySeconds: round((performance.now() - allStartedMs) / 1000) } };
 }
 
 /** A member's gauge from GET /metrics. */
@@ -214,40 +420,17 @@ async function compaction(cluster: LocalCluster, operations: number): Promise<Sc
   const commitIndex = await metricOf(cluster.members[0]!.address, 'raftlock_commit_index');
   const dataMiB = cluster.members.map((member) => round(dirBytes(member.dataDir) / 1024 / 1024));
   await client.close();
-  // One member restarted alone (the rolling-restart case): up = its state loaded, ready = caught up.
-  const single = cluster.members[0]!;
-  await cluster.kill(single.id, 'SIGKILL');
-  const singleStartedMs = performance.now();
-  cluster.restart(single.id);
-  while (!(await isUp(single.address))) await sleep(10);
-  const singleUpSeconds = round((performance.now() - singleStartedMs) / 1000);
-  await cluster.waitReady(120_000);
-  const singleReadySeconds = round((performance.now() - singleStartedMs) / 1000);
-  for (const member of cluster.members) await cluster.kill(member.id, 'SIGKILL');
-  const restartStartedMs = performance.now();
-  for (const member of cluster.members) cluster.restart(member.id);
-  // Up (state loaded: snapshot restored, log tail read, port open) vs ready (a leader elected and
-  // the tail applied): the gap between them is the election timeout, not the data.
-  const upSeconds = await Promise.all(
-    cluster.members.map(async (member) => {
-      while (!(await isUp(member.address))) await sleep(10);
-      return round((performance.now() - restartStartedMs) / 1000);
-    }),
-  );
-  await cluster.waitReady(120_000);
-  const restartSeconds = (performance.now() - restartStartedMs) / 1000;
+  const restart = await restartTimes(cluster);
   return {
     scenario: `compaction (${operations} lock ops)`,
-    singleMemberRestart: { upSeconds: singleUpSeconds, readySeconds: singleReadySeconds },
-    upSeconds,
+    restart,
     throughputPerSecond: round((cycles * 2) / seconds),
     operations: cycles * 2,
     commitIndex,
     logEntriesOnDisk: logEntries,
     snapshotIndex,
     dataDirMiB: dataMiB,
-    restartSeconds: round(restartSeconds),
-    notes: 'log entries kept per member after the run (snapshot every 10k entries, 5k trailing); singleMemberRestart = SIGKILL one member, start it (up = state loaded and port open, ready = caught up); restart = SIGKILL all, start all, all ready',
+    notes: 'log entries kept per member after the run (snapshot every 10k entries, 5k trailing); restart: one member (up = state loaded and port open, ready = caught up), then all three',
   };
 }
 
@@ -265,65 +448,98 @@ function dirBytes(path: string): number {
   return total;
 }
 
+function parseTiming(text: string): Timing {
+  const [heartbeatMs, electionTimeoutMs] = text.split('/').map(Number);
+  if (!(Number(heartbeatMs) > 0) || !(Number(electionTimeoutMs) > Number(heartbeatMs))) throw new Error(`timing must be HEARTBEAT/ELECTION in ms, got ${text}`);
+  return { heartbeatMs: Number(heartbeatMs), electionTimeoutMs: Number(electionTimeoutMs) };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      scenarios: { type: 'string', default: 'single,uncontended,contended,failover,graceful,compaction,scale' },
+      scenarios: { type: 'string', default: 'single,uncontended,contended,failover,graceful,saturated' },
       seconds: { type: 'string', default: '10' },
       'warm-up-seconds': { type: 'string', default: '2' },
       'failover-rounds': { type: 'string', default: '10' },
-      scale: { type: 'string', default: '10000,100000' },
-      'heartbeat-ms': { type: 'string', default: '100' },
-      'election-timeout-ms': { type: 'string', default: '1000' },
+      scale: { type: 'string', default: '1000,10000,100000,1000000' },
+      timing: { type: 'string', default: '100/1000' },
+      timings: { type: 'string', default: '100/1000,50/300' },
+      'saturated-seconds': { type: 'string', default: '60' },
+      'saturated-timing': { type: 'string', default: '50/300' },
+      'cpu-prof': { type: 'string' },
     },
   });
   const options: Options = {
     seconds: Number(values.seconds),
     warmUpSeconds: Number(values['warm-up-seconds']),
-    heartbeatMs: Number(values['heartbeat-ms']),
-    electionTimeoutMs: Number(values['election-timeout-ms']),
+    timing: parseTiming(String(values.timing)),
+    leaderLossTimings: String(values.timings).split(',').map(parseTiming),
     failoverRounds: Number(values['failover-rounds']),
+    saturatedSeconds: Number(values['saturated-seconds']),
+    saturatedTiming: parseTiming(String(values['saturated-timing'])),
     scaleCounts: String(values.scale).split(',').map(Number),
+    cpuProfileDir: values['cpu-prof'],
   };
   const scenarios = String(values.scenarios).split(',');
   const results: ScenarioResult[] = [];
-  const startCluster = () => LocalCluster.start({ size: 3, heartbeatMs: options.heartbeatMs, electionTimeoutMs: options.electionTimeoutMs });
+  const startCluster = (timing: Timing) =>
+    LocalCluster.start({
+      size: 3,
+      ...timing,
+      ...(options.cpuProfileDir === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] }),
+    });
+  const withCluster = async (timing: Timing, run: (cluster: LocalCluster) => Promise<ScenarioResult | ScenarioResult[]>): Promise<void> => {
+    const cluster = await startCluster(timing);
+    try {
+      const outcome = await run(cluster);
+      for (const result of Array.isArray(outcome) ? outcome : [outcome]) {
+        results.push(result);
+        console.error(JSON.stringify(result));
+      }
+    } finally {
+      // SIGTERM first so --cpu-prof members write their profiles; then the usual cleanup.
+      if (options.cpuProfileDir !== undefined) for (const member of cluster.members) await cluster.kill(member.id, 'SIGTERM');
+      await cluster.stop();
+    }
+  };
   for (const scenario of scenarios) {
-    await using cluster = await startCluster();
     console.error(`running ${scenario}…`);
     switch (scenario) {
       case 'uncontended':
-        results.push(await uncontended(cluster, options));
+        await withCluster(options.timing, (cluster) => uncontended(cluster, options));
         break;
       case 'contended':
-        results.push(await contended(cluster, options));
+        await withCluster(options.timing, (cluster) => contended(cluster, options));
         break;
       case 'single':
-        results.push(await single(cluster, options));
+        await withCluster(options.timing, (cluster) => single(cluster, options));
         break;
       case 'failover':
-        results.push(await leaderLoss(cluster, options, 'SIGKILL'));
-        break;
       case 'graceful':
-        results.push(await leaderLoss(cluster, options, 'SIGTERM'));
+        for (const timing of options.leaderLossTimings) {
+          await withCluster(timing, (cluster) => leaderLoss(cluster, options, timing, scenario === 'failover' ? 'SIGKILL' : 'SIGTERM'));
+        }
+        break;
+      case 'saturated':
+        await withCluster(options.saturatedTiming, (cluster) => saturated(cluster, options));
         break;
       case 'compaction':
-        results.push(await compaction(cluster, 200_000));
+        await withCluster(options.timing, (cluster) => compaction(cluster, 200_000));
         break;
       case 'scale':
-        for (const held of options.scaleCounts) results.push(await scale(cluster, options, held));
+        await withCluster(options.timing, (cluster) => scale(cluster, options));
         break;
       default:
         throw new Error(`unknown scenario ${scenario}`);
     }
-    console.error(JSON.stringify(results.at(-1)));
   }
-  console.log('\nscenario                               ops/s      p50 ms   p90 ms   p99 ms   max ms   member CPU %');
+  console.log('\nscenario                                       ops/s      p50 ms   p90 ms   p99 ms   max ms   member CPU %    client CPU %');
   for (const result of results) {
     const latency = result.latencyMs;
     console.log(
-      `${result.scenario.padEnd(38)} ${String(result.throughputPerSecond ?? '').padStart(8)} ${String(latency?.p50 ?? '').padStart(9)} ${String(latency?.p90 ?? '').padStart(8)} ${String(latency?.p99 ?? '').padStart(8)} ${String(latency?.max ?? '').padStart(8)}   ${(result.memberCpuPercent ?? []).join('/')}`,
+      `${result.scenario.padEnd(46)} ${String(result.throughputPerSecond ?? '').padStart(8)} ${String(latency?.p50 ?? '').padStart(9)} ${String(latency?.p90 ?? '').padStart(8)} ${String(latency?.p99 ?? '').padStart(8)} ${String(latency?.max ?? '').padStart(8)}   ${(result.memberCpuPercent ?? []).join('/').padEnd(16)}${String(result.clientCpuPercent ?? '')}`,
     );
+    if (result.notes !== undefined) console.log(`    ${result.notes}`);
   }
   const directory = join(import.meta.dirname, 'results');
   mkdirSync(directory, { recursive: true });

@@ -29,6 +29,13 @@ export class Metrics {
     buckets: [0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.5, 2],
     registers: [this.registry],
   });
+  readonly snapshotSeconds = new Histogram({
+    name: 'raftlock_snapshot_duration_seconds',
+    help: 'Time to take one snapshot of the state machine and compact the log behind it (encode and write)',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16],
+    registers: [this.registry],
+  });
+  readonly snapshotBytes = new Gauge({ name: 'raftlock_snapshot_bytes', help: 'Size of the latest snapshot this member took', registers: [this.registry] });
   readonly logEntries = new Gauge({ name: 'raftlock_log_entries', help: 'Log entries kept on disk (compaction bounds them)', registers: [this.registry] });
   readonly snapshotIndex = new Gauge({ name: 'raftlock_snapshot_index', help: 'Log index of the latest snapshot', registers: [this.registry] });
   readonly configMembers = new Gauge({ name: 'raftlock_members', help: 'Members of the configuration in force, by role', labelNames: ['role'], registers: [this.registry] });

@@ -51,6 +51,9 @@ class TestLog implements DurableLog {
   snapshotChunkCount() {
     return 1; // the test snapshot is one chunk
   }
+  snapshotSizeBytes() {
+    return this.memory.storedSnapshot().data.byteLength;
+  }
   readSnapshotChunk() {
     const { metadata, data } = this.memory.storedSnapshot();
     return { metadata, totalBytes: data.byteLength, data };

@@ -57,6 +57,8 @@ export interface DurableLog extends RaftStorage {
   installSnapshot(metadata: SnapshotMetadata, data: Uint8Array): Promise<void>;
   /** Chunks the stored snapshot's bytes take (at least 1, even when empty). */
   snapshotChunkCount(): number;
+  /** Size of the stored snapshot's bytes. */
+  snapshotSizeBytes(): number;
   /** One chunk of the stored snapshot (backups read it chunk by chunk). */
   readSnapshotChunk(chunk: number): { readonly metadata: SnapshotMetadata; readonly totalBytes: number; readonly data: Uint8Array };
 }
@@ -123,6 +125,8 @@ const maxWritesInFlight = 64;
 /** At most this many ticks are replayed in one timer callback after the process ran late. */
 const maxCatchUpTicks = 10;
 const maxExpiriesPerSweep = 1000;
+/** A snapshot waits until the log since the last one holds at least this share of that snapshot's size. */
+const snapshotLogBytesPerSnapshotByte = 0.5;
 
 interface PendingConfigChange {
   readonly term: number;
@@ -171,6 +175,8 @@ export class RaftDriver {
   private appliedConfigIndex: number;
   private entriesSinceSnapshot = 0;
   private bytesSinceSnapshot = 0;
+  /** Size of the last snapshot taken or installed here (0: none yet). */
+  private lastSnapshotBytes = 0;
   private compaction: Promise<void> | undefined;
   /** Snapshot bytes the transport staged for the InstallSnapshot being stepped. */
   /** By snapshot index: a later, stale InstallSnapshot must not replace the bytes of one the core adopted. */
@@ -201,6 +207,7 @@ export class RaftDriver {
     // As of the snapshot: the entries after it re-apply their own changes (a joining member has none).
     this.appliedConfig = snapshot.config;
     this.appliedConfigIndex = snapshot.index;
+    this.lastSnapshotBytes = options.storage.snapshotSizeBytes();
   }
 
   /** The transport is built after the driver (its inbound handler is driver.step). */
@@ -596,6 +603,7 @@ export class RaftDriver {
     this.appliedConfigIndex = metadata.index;
     this.entriesSinceSnapshot = 0;
     this.bytesSinceSnapshot = 0;
+    this.lastSnapshotBytes = staged.data.byteLength;
     // Waits and proposals of this member refer to entries the snapshot replaced: only a leader has
     // them, and a member installing a snapshot is a follower, so they were failed on step-down.
     if (this.softState.role === 'leader') this.leases.startAll(this.stateMachine.sessionTtls(), this.options.clock.monotonicMs());
@@ -603,10 +611,15 @@ export class RaftDriver {
     for (const listener of this.snapshotListeners) listener(metadata.index);
   }
 
-  /** Take a snapshot and compact the log once enough was applied since the last one. */
+  /**
+   * Take a snapshot and compact the log once enough was applied since the last one — and at least
+   * half the last snapshot's size in log bytes, so a large state (a million held locks) is not
+   * re-encoded every few thousand entries: snapshot work stays proportional to the log it replaces.
+   */
   private maybeSnapshot(): void {
     const policy = this.options.snapshotPolicy;
-    const due = (policy.everyEntries > 0 && this.entriesSinceSnapshot >= policy.everyEntries) || (policy.everyBytes > 0 && this.bytesSinceSnapshot >= policy.everyBytes);
+    const enough = (policy.everyEntries > 0 && this.entriesSinceSnapshot >= policy.everyEntries) || (policy.everyBytes > 0 && this.bytesSinceSnapshot >= policy.everyBytes);
+    const due = enough && this.bytesSinceSnapshot >= this.lastSnapshotBytes * snapshotLogBytesPerSnapshotByte;
     if (due && this.compaction === undefined && this.snapshotPins === 0) void this.snapshotNow().catch((error: unknown) => this.options.onFatal(error));
   }
 
@@ -618,20 +631,27 @@ export class RaftDriver {
     if (index <= storage.snapshotMetadata().index) return Promise.resolve();
     const term = storage.term(index);
     assert(term !== undefined, 'the applied index is in the log');
-    const startedMs = this.options.clock.monotonicMs();
-    const data = this.options.codec.encode(this.stateMachine);
     const metadata: SnapshotMetadata = { index, term, config: this.appliedConfig };
     const keepFrom = asLogIndex(Math.max(1, index - this.options.snapshotPolicy.trailingEntries + 1));
     this.entriesSinceSnapshot = 0;
     this.bytesSinceSnapshot = 0;
-    const compaction = storage.compact(metadata, data, keepFrom).then(() => {
-      this.options.logger.info({ index, bytes: data.byteLength, ms: Math.round(this.options.clock.monotonicMs() - startedMs) }, 'snapshot taken; log compacted');
-    });
+    const compaction = this.encodeAndCompact(metadata, keepFrom);
     this.compaction = compaction.finally(() => {
       if (this.compaction === tracked) this.compaction = undefined;
     });
     const tracked = this.compaction;
     return compaction;
+  }
+
+  private async encodeAndCompact(metadata: SnapshotMetadata, keepFrom: LogIndex): Promise<void> {
+    const startedMs = this.options.clock.monotonicMs();
+    const data = this.options.codec.encode(this.stateMachine);
+    await this.options.storage.compact(metadata, data, keepFrom);
+    const seconds = (this.options.clock.monotonicMs() - startedMs) / 1000;
+    this.lastSnapshotBytes = data.byteLength;
+    this.options.metrics.snapshotSeconds.observe(seconds);
+    this.options.metrics.snapshotBytes.set(data.byteLength);
+    this.options.logger.info({ index: metadata.index, bytes: data.byteLength, ms: Math.round(seconds * 1000) }, 'snapshot taken; log compacted');
   }
 
   /**
