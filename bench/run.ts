@@ -533,11 +533,11 @@ async function main(): Promise<void> {
         throw new Error(`unknown scenario ${scenario}`);
     }
   }
-  console.log('\nscenario                                       ops/s      p50 ms   p90 ms   p99 ms   max ms   member CPU %    client CPU %');
+  console.log('\nscenario                                       ops/s      p50 ms   p90 ms   p99 ms   max ms   member CPU %          client CPU %');
   for (const result of results) {
     const latency = result.latencyMs;
     console.log(
-      `${result.scenario.padEnd(46)} ${String(result.throughputPerSecond ?? '').padStart(8)} ${String(latency?.p50 ?? '').padStart(9)} ${String(latency?.p90 ?? '').padStart(8)} ${String(latency?.p99 ?? '').padStart(8)} ${String(latency?.max ?? '').padStart(8)}   ${(result.memberCpuPercent ?? []).join('/').padEnd(16)}${String(result.clientCpuPercent ?? '')}`,
+      `${result.scenario.padEnd(46)} ${String(result.throughputPerSecond ?? '').padStart(8)} ${String(latency?.p50 ?? '').padStart(9)} ${String(latency?.p90 ?? '').padStart(8)} ${String(latency?.p99 ?? '').padStart(8)} ${String(latency?.max ?? '').padStart(8)}   ${(result.memberCpuPercent ?? []).join('/').padEnd(22)}${String(result.clientCpuPercent ?? '')}`,
     );
     if (result.notes !== undefined) console.log(`    ${result.notes}`);
   }
