@@ -43,6 +43,8 @@ export interface SnapshotSource {
   readonly tables: Readonly<Record<LockKind, LockTable>>;
   /** Dedupe entries oldest first (a copy the cursor owns; the entries are immutable). */
   readonly dedupe: readonly DedupeEntry[];
+  /** Records per part (tests use small parts to cover part boundaries). */
+  readonly recordsPerPart: number;
 }
 
 /** A lock record's written fields as they were before its first change during the walk. */
@@ -59,10 +61,11 @@ interface LockImage {
 type Stage = 'header' | 'sessions' | 'locks' | 'dedupe' | 'done';
 
 /**
- * Records per part (a lock counts one plus its waiters; one lock is never split). Fixed, so the
- * parts, and the bytes made of them, depend only on the state, never on how the walk was stepped.
+ * Records per part by default (a lock counts one plus its waiters; one lock is never split). Fixed
+ * per walk, so the parts, and the bytes made of them, depend only on the state, never on how the
+ * walk was stepped.
  */
-export const recordsPerPart = 1024;
+export const defaultRecordsPerPart = 1024;
 
 interface SessionsColumns {
   ttlMs: number[];
@@ -95,6 +98,7 @@ interface DedupeColumns {
 
 export class LockSnapshotCursor {
   readonly epoch: number;
+  private readonly recordsPerPart: number;
   private stage: Stage = 'header';
   private readonly views: SortedNameView<LockRecord>[];
   private readonly images = new Map<LockRecord, LockImage>();
@@ -120,7 +124,10 @@ export class LockSnapshotCursor {
   ) {
     assert(Number.isSafeInteger(source.epoch), 'a snapshot epoch is an integer');
     assert(source.epoch >= 1, 'epoch 0 marks records no encoding has seen');
+    assert(Number.isSafeInteger(source.recordsPerPart), 'a part size is a whole number');
+    assert(source.recordsPerPart >= 1, 'a part holds at least one record');
     this.epoch = source.epoch;
+    this.recordsPerPart = source.recordsPerPart;
     this.views = lockKinds.map((kind) => source.tables[kind].openView());
   }
 
@@ -211,7 +218,7 @@ export class LockSnapshotCursor {
   private writeSessions(budget: number, emit: (part: LockSnapshotPart) => void): number {
     const sessions = this.source.sessions;
     const start = this.sessionPosition;
-    const end = Math.min(sessions.length, start + budget, start + recordsPerPart - this.partRecords);
+    const end = Math.min(sessions.length, start + budget, start + this.recordsPerPart - this.partRecords);
     const columns = this.sessionsColumns;
     for (let position = start; position < end; position++) {
       const session = sessions[position];
@@ -226,7 +233,7 @@ export class LockSnapshotCursor {
     this.sessionPosition = end;
     this.partRecords += end - start;
     const sectionEnded = end === sessions.length;
-    if (this.partRecords > 0 && (sectionEnded || this.partRecords >= recordsPerPart)) {
+    if (this.partRecords > 0 && (sectionEnded || this.partRecords >= this.recordsPerPart)) {
       emit({ part: 'sessions', ...columns });
       this.sessionsColumns = emptySessionsColumns();
       this.partRecords = 0;
@@ -243,7 +250,7 @@ export class LockSnapshotCursor {
     const images = this.images;
     const columns = this.locksColumns;
     let spent = 0;
-    while (spent < budget && this.partRecords < recordsPerPart && this.chunkIndex < view.chunks.length) {
+    while (spent < budget && this.partRecords < this.recordsPerPart && this.chunkIndex < view.chunks.length) {
       const chunk = view.chunks[this.chunkIndex];
       assert(chunk !== undefined, 'the view is dense');
       const record = chunk[this.chunkPosition];
@@ -266,7 +273,7 @@ export class LockSnapshotCursor {
       this.partRecords += written;
     }
     const sectionEnded = this.chunkIndex === view.chunks.length;
-    if (this.partRecords > 0 && (sectionEnded || this.partRecords >= recordsPerPart)) {
+    if (this.partRecords > 0 && (sectionEnded || this.partRecords >= this.recordsPerPart)) {
       emit({ part: 'locks', kind, ...columns } satisfies LocksPart);
       this.locksColumns = emptyLocksColumns();
       this.partRecords = 0;
@@ -319,7 +326,7 @@ export class LockSnapshotCursor {
   private writeDedupe(budget: number, emit: (part: LockSnapshotPart) => void): number {
     const entries = this.source.dedupe;
     const start = this.dedupePosition;
-    const end = Math.min(entries.length, start + budget, start + recordsPerPart - this.partRecords);
+    const end = Math.min(entries.length, start + budget, start + this.recordsPerPart - this.partRecords);
     const columns = this.dedupeColumns;
     for (let position = start; position < end; position++) {
       const entry = entries[position];
@@ -331,7 +338,7 @@ export class LockSnapshotCursor {
     this.dedupePosition = end;
     this.partRecords += end - start;
     const sectionEnded = end === entries.length;
-    if (this.partRecords > 0 && (sectionEnded || this.partRecords >= recordsPerPart)) {
+    if (this.partRecords > 0 && (sectionEnded || this.partRecords >= this.recordsPerPart)) {
       emit({ part: 'dedupe', ...columns });
       this.dedupeColumns = emptyDedupeColumns();
       this.partRecords = 0;

@@ -42,7 +42,7 @@ import {
 } from './lock-results.js';
 import { heldInGrantOrder, linkHeld, newLockRecord, SessionRecord, unlinkHeld, waiterCountOf, waitsInQueueOrder, type LockRecord, type LockWaiter } from './lock-records.js';
 import { plainSnapshotFormat, type LockRecordSnapshot, type LockSnapshot, type SessionSnapshot } from './lock-snapshot.js';
-import { LockSnapshotCursor } from './lock-snapshot-cursor.js';
+import { defaultRecordsPerPart, LockSnapshotCursor } from './lock-snapshot-cursor.js';
 import { LockSnapshotLoader, type RestoredLockState } from './lock-snapshot-loader.js';
 import { isLockKind, lockKinds, LockTable } from './lock-table.js';
 import { partsOfPlainSnapshot } from './plain-snapshot.js';
@@ -498,9 +498,9 @@ export class LockStateMachine {
    * Starts writing the state as of now (this applied index) into format-2 parts, a few records per
    * cursor.step(), while apply() keeps running between steps; see LockSnapshotCursor. O(sessions +
    * dedupe entries + name-index chunks) now, with the rest spread over the steps. One walk at a
-   * time: finish it or abort() it before the next.
+   * time: finish it or abort() it before the next. recordsPerPart is for tests (small parts).
    */
-  beginSnapshot(): LockSnapshotCursor {
+  beginSnapshot(recordsPerPart = defaultRecordsPerPart): LockSnapshotCursor {
     assert(this.snapshotCursor === null, 'one snapshot walk at a time: finish or abort the last one first');
     this.snapshotEpoch++;
     const cursor = new LockSnapshotCursor(
@@ -511,6 +511,7 @@ export class LockStateMachine {
         sessions: Array.from(this.sessions.values()),
         tables: this.tables,
         dedupe: this.dedupe.serialize(),
+        recordsPerPart,
       },
       () => {
         assert(this.snapshotCursor === cursor, 'the walk that finishes its locks is the current one');

@@ -60,6 +60,7 @@ class LockSnapshotEncoding implements SnapshotEncoding {
   private assembled: Uint8Array | undefined;
   private copiedChunks = 0;
   private copiedBytes = 0;
+  private aborted = false;
   private readonly emit = (part: LockSnapshotPart): void => {
     // pack() returns a view into msgpackr's own buffer, which it never writes over again (it moves
     // on or allocates a fresh one), so keeping the view is safe and saves a copy.
@@ -74,7 +75,9 @@ class LockSnapshotEncoding implements SnapshotEncoding {
   }
 
   step(maxRecords: number): boolean {
+    assert(Number.isSafeInteger(maxRecords), 'a step budget is a whole number');
     assert(maxRecords >= 1, 'a step does some work');
+    assert(!this.aborted, 'an aborted encoding is not stepped');
     if (!this.cursor.done) {
       // Assembly starts on the next step, so this one stays within its record budget.
       this.cursor.step(maxRecords, this.emit);
@@ -84,13 +87,16 @@ class LockSnapshotEncoding implements SnapshotEncoding {
   }
 
   result(): Uint8Array {
-    assert(this.assembled !== undefined && this.copiedChunks === this.chunks.length, 'a snapshot is read once step() reported it complete');
+    assert(!this.aborted, 'an aborted encoding has no result');
+    assert(this.assembled !== undefined && this.copiedBytes === this.byteCount, 'a snapshot is read once step() reported it complete');
     return this.assembled;
   }
 
   abort(): void {
+    this.aborted = true;
     this.cursor.abort();
     this.chunks.length = 0;
+    this.assembled = undefined;
   }
 
   /** Copies the parts' bytes into one buffer, about budget bytes per call (whole parts at least one). */
@@ -108,6 +114,7 @@ class LockSnapshotEncoding implements SnapshotEncoding {
     }
     if (this.copiedChunks < this.chunks.length) return false;
     assert(this.copiedBytes === this.byteCount, 'the assembled bytes are exactly the parts');
+    // Drop the parts' bytes now: the result is all the caller needs (and a later step is a no-op).
     this.chunks.length = 0;
     this.copiedChunks = 0;
     return true;
