@@ -62,6 +62,12 @@ export type { HolderView, LockInfo, LockStats, SessionInfo, WaiterView } from '.
 type ClientCommand = Exclude<LockCommand, { type: 'Noop' } | { type: 'ExpireSession' }>;
 type AcquireCommand = Extract<LockCommand, { type: 'Acquire' }>;
 
+/**
+ * Records a restored machine adds to its name Maps per applied entry: ~0.1 ms of each apply until
+ * the Maps are complete (a member replaying a log tail of 10 000 entries fills 1.3M records).
+ */
+const lookupFillPerApply = 128;
+
 /** How a session ends: the events and the waiters' results differ, the cleanup does not. */
 type SessionEnd = 'closed' | 'expired';
 
@@ -77,6 +83,8 @@ export class LockStateMachine {
   private snapshotCursor: LockSnapshotCursor | null = null;
   /** Epoch of the latest snapshot walk (0: none yet); see LockRecord.snapshotEpoch. */
   private snapshotEpoch = 0;
+  /** A restored machine's tables still fill their name Maps (see LockTable). */
+  private lookupsFilling: boolean;
 
   /** An empty machine, or (restored) the state a LockSnapshotLoader rebuilt. */
   constructor(
@@ -90,6 +98,7 @@ export class LockStateMachine {
     this.appliedIndex = restored?.appliedIndex ?? 0;
     this.leaderTimeMs = restored?.leaderTimeMs ?? 0;
     this.waiterCount = restored?.waiterCount ?? 0;
+    this.lookupsFilling = restored !== undefined;
   }
 
   /** Applies the committed entry at index. Indexes must strictly increase across calls. */
@@ -97,6 +106,7 @@ export class LockStateMachine {
     assert(Number.isSafeInteger(index), 'log indexes are integers');
     assert(index > this.appliedIndex, 'log indexes strictly increase across apply calls');
     this.appliedIndex = index;
+    if (this.lookupsFilling) this.fillLookups(lookupFillPerApply);
     const events: LockEvent[] = [];
     switch (command.type) {
       case 'Noop':
@@ -121,6 +131,19 @@ export class LockStateMachine {
 
   lastAppliedIndex(): number {
     return this.appliedIndex;
+  }
+
+  /**
+   * A restored machine finds locks by binary search until its name Maps are built; apply() builds
+   * them lookupFillPerApply records at a time, and a caller with idle time may build more here.
+   * Adds up to maxRecords records; true once the Maps are complete. Changes no replicated state.
+   */
+  fillLookups(maxRecords: number): boolean {
+    assert(Number.isSafeInteger(maxRecords), 'a fill budget is a whole number');
+    assert(maxRecords >= 1, 'a fill adds at least one record');
+    if (!this.lookupsFilling) return true;
+    this.lookupsFilling = !(this.tables.lock.fillLookups(maxRecords) && this.tables.election.fillLookups(maxRecords));
+    return !this.lookupsFilling;
   }
 
   private applyClientCommand(index: number, command: ClientCommand, events: LockEvent[]): CommandResult {

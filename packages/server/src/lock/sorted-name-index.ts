@@ -141,6 +141,20 @@ export class SortedNameIndex<Item extends Named> {
     }
   }
 
+  /** The items named after `after` (all of them for null), in name order. */
+  *itemsAfter(after: string | null): Generator<Item, void, undefined> {
+    let chunkIndex = after === null ? 0 : this.chunkIndexFor(after);
+    let position = after === null ? 0 : lowerBound(this.chunks[chunkIndex] ?? [], after);
+    for (; chunkIndex < this.chunks.length; chunkIndex++, position = 0) {
+      const chunk = this.chunks[chunkIndex] ?? [];
+      for (; position < chunk.length; position++) {
+        const item = chunk[position];
+        assert(item !== undefined, 'chunks are dense');
+        if (item.name !== after) yield item;
+      }
+    }
+  }
+
   /** Every item, in name order. */
   values(): Generator<Item, void, undefined> {
     return this.withPrefix('');
