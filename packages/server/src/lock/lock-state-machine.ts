@@ -380,7 +380,7 @@ export class LockStateMachine {
     events.push({ index, type: eventType, kind, name, sessionId: previous.sessionId, token: previousToken });
     const next = record.waiters?.shift();
     if (next === undefined) {
-      this.tables[kind].delete(name);
+      this.tables[kind].delete(record);
       return;
     }
     if (record.waiters?.length === 0) record.waiters = null;

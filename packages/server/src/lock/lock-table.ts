@@ -47,10 +47,10 @@ export class LockTable {
 
   insert(record: LockRecord): void {
     assert(record.kind === this.kind, 'a record lives in the table of its kind');
-    assert(this.get(record.name) === undefined, 'a lock has one record');
-    this.records.set(record.name, record);
+    // The index refuses a second record of a name (filling or not), so no Map lookup is needed.
     const added = this.names.add(record);
-    assert(added, 'the name index mirrors the records');
+    assert(added, 'a lock has one record');
+    this.records.set(record.name, record);
   }
 
   /**
@@ -64,13 +64,12 @@ export class LockTable {
     this.filling ??= { after: null };
   }
 
-  delete(name: string): void {
-    const record = this.get(name);
-    assert(record !== undefined, 'only an existing record is deleted');
+  delete(record: LockRecord): void {
     assert(record.waiters === null, 'a record with waiters is handed on, never deleted');
-    this.records.delete(name);
-    const removed = this.names.delete(name);
-    assert(removed === record, 'the name index mirrors the records');
+    const removed = this.names.delete(record.name);
+    assert(removed === record, 'only a record of the table is deleted');
+    const inMap = this.records.delete(record.name);
+    assert(inMap || this.filling !== null, 'the Map holds every record once filled');
   }
 
   /** Adds up to maxRecords records to the name Map; true once the Map holds them all. */
