@@ -12,9 +12,15 @@
 //   a waiter is never granted unless its session exists: closing or expiring a session removes
 //     its waits FIRST and only then releases its locks (the Jepsen etcd lock bug)
 //   a lock with waiters always has a holder, so releasing it (any way) hands it to waiters[0]
-//   every holder and waiter belongs to a live session, and each session's held/waits sets mirror
-//     the records exactly
+//   every holder and waiter belongs to a live session, and each session's held list and waits set
+//     mirror the records exactly
 //   a retried request id returns its remembered result and changes nothing (SPEC §3.4)
+//   while a snapshot walk is in progress, every change to a lock record that existed when it began
+//     is preceded by beforeChange(record), which keeps the record's pre-image for the walk
+//
+// Memory and time at scale (1M held locks): see lock-records.ts for the record layout; snapshots
+// are written a few records per step while entries keep applying (lock-snapshot-cursor.ts) and
+// read back in one O(n) pass (lock-snapshot-loader.ts).
 
 import { assert, assertNever } from '../assert.js';
 import { DedupeTable } from './dedupe-table.js';
@@ -34,8 +40,12 @@ import {
   type ProclaimValue,
   type ReleaseValue,
 } from './lock-results.js';
-import { lockSnapshotFormat, type LockRecordSnapshot, type LockSnapshot, type SessionSnapshot } from './lock-snapshot.js';
-import { isLockKind, lockKey, lockKinds, LockTable, parseLockKey, type LockHolder, type LockRecord, type LockWaiter } from './lock-table.js';
+import { heldInGrantOrder, linkHeld, newLockRecord, SessionRecord, unlinkHeld, waiterCountOf, waitsInQueueOrder, type LockRecord, type LockWaiter } from './lock-records.js';
+import { plainSnapshotFormat, type LockRecordSnapshot, type LockSnapshot, type SessionSnapshot } from './lock-snapshot.js';
+import { defaultRecordsPerPart, LockSnapshotCursor } from './lock-snapshot-cursor.js';
+import { LockSnapshotLoader, type RestoredLockState } from './lock-snapshot-loader.js';
+import { isLockKind, lockKinds, LockTable } from './lock-table.js';
+import { partsOfPlainSnapshot } from './plain-snapshot.js';
 import type { LockInfo, LockStats, SessionInfo } from './lock-views.js';
 import { nameProblem, utf8ByteLength } from './text-rules.js';
 
@@ -43,40 +53,52 @@ export type { LockCommand, LockKind, LockLimits } from './lock-commands.js';
 export { defaultLockLimits } from './lock-commands.js';
 export type { LockEvent, LockEventType } from './lock-events.js';
 export type * from './lock-results.js';
-export type { LockSnapshot } from './lock-snapshot.js';
+export type { LockSnapshot, LockSnapshotPart } from './lock-snapshot.js';
+export type { LockSnapshotCursor } from './lock-snapshot-cursor.js';
+export type { LockSnapshotLoader } from './lock-snapshot-loader.js';
 export type { HolderView, LockInfo, LockStats, SessionInfo, WaiterView } from './lock-views.js';
-
-interface SessionRecord {
-  readonly sessionId: string;
-  readonly ttlMs: number;
-  readonly clientName: string;
-  readonly createdIndex: number;
-  readonly createdTimeMs: number;
-  /** Lock keys in grant order. */
-  readonly held: Set<string>;
-  /** Lock keys in queuing order. */
-  readonly waits: Set<string>;
-}
 
 /** The commands that carry a request id and so go through the dedupe table. */
 type ClientCommand = Exclude<LockCommand, { type: 'Noop' } | { type: 'ExpireSession' }>;
 type AcquireCommand = Extract<LockCommand, { type: 'Acquire' }>;
 
+/**
+ * Records a restored machine adds to its name Maps per applied entry: ~0.1 ms of each apply until
+ * the Maps are complete (a member replaying a log tail of 10 000 entries fills 1.3M records).
+ */
+const lookupFillPerApply = 128;
+
 /** How a session ends: the events and the waiters' results differ, the cleanup does not. */
 type SessionEnd = 'closed' | 'expired';
 
 export class LockStateMachine {
-  private readonly sessions = new Map<string, SessionRecord>();
-  private readonly tables: Readonly<Record<LockKind, LockTable>> = { lock: new LockTable('lock'), election: new LockTable('election') };
-  private dedupe: DedupeTable;
-  private appliedIndex = 0;
+  private readonly sessions: Map<string, SessionRecord>;
+  private readonly tables: Readonly<Record<LockKind, LockTable>>;
+  private readonly dedupe: DedupeTable;
+  private appliedIndex: number;
   /** Latest leader wall time seen in the log; stamps grants made by entries that carry none. */
-  private leaderTimeMs = 0;
-  private waiterCount = 0;
+  private leaderTimeMs: number;
+  private waiterCount: number;
+  /** The snapshot walk that still needs pre-images of changed lock records, if any. */
+  private snapshotCursor: LockSnapshotCursor | null = null;
+  /** Epoch of the latest snapshot walk (0: none yet); see LockRecord.snapshotEpoch. */
+  private snapshotEpoch = 0;
+  /** A restored machine's tables still fill their name Maps (see LockTable). */
+  private lookupsFilling: boolean;
 
-  constructor(private readonly limits: LockLimits) {
+  /** An empty machine, or (restored) the state a LockSnapshotLoader rebuilt. */
+  constructor(
+    private readonly limits: LockLimits,
+    restored?: RestoredLockState,
+  ) {
     assertValidLockLimits(limits);
-    this.dedupe = new DedupeTable(limits.maxDedupeEntries);
+    this.sessions = restored?.sessions ?? new Map();
+    this.tables = restored?.tables ?? { lock: new LockTable('lock'), election: new LockTable('election') };
+    this.dedupe = restored?.dedupe ?? new DedupeTable(limits.maxDedupeEntries);
+    this.appliedIndex = restored?.appliedIndex ?? 0;
+    this.leaderTimeMs = restored?.leaderTimeMs ?? 0;
+    this.waiterCount = restored?.waiterCount ?? 0;
+    this.lookupsFilling = restored !== undefined;
   }
 
   /** Applies the committed entry at index. Indexes must strictly increase across calls. */
@@ -84,6 +106,7 @@ export class LockStateMachine {
     assert(Number.isSafeInteger(index), 'log indexes are integers');
     assert(index > this.appliedIndex, 'log indexes strictly increase across apply calls');
     this.appliedIndex = index;
+    if (this.lookupsFilling) this.fillLookups(lookupFillPerApply);
     const events: LockEvent[] = [];
     switch (command.type) {
       case 'Noop':
@@ -108,6 +131,19 @@ export class LockStateMachine {
 
   lastAppliedIndex(): number {
     return this.appliedIndex;
+  }
+
+  /**
+   * A restored machine finds locks by binary search until its name Maps are built; apply() builds
+   * them lookupFillPerApply records at a time, and a caller with idle time may build more here.
+   * Adds up to maxRecords records; true once the Maps are complete. Changes no replicated state.
+   */
+  fillLookups(maxRecords: number): boolean {
+    assert(Number.isSafeInteger(maxRecords), 'a fill budget is a whole number');
+    assert(maxRecords >= 1, 'a fill adds at least one record');
+    if (!this.lookupsFilling) return true;
+    this.lookupsFilling = !(this.tables.lock.fillLookups(maxRecords) && this.tables.election.fillLookups(maxRecords));
+    return !this.lookupsFilling;
   }
 
   private applyClientCommand(index: number, command: ClientCommand, events: LockEvent[]): CommandResult {
@@ -146,15 +182,7 @@ export class LockStateMachine {
     // The index is unique and the same on every member: a deterministic id without randomness.
     const sessionId = String(index);
     assert(!this.sessions.has(sessionId), 'session ids are unique because indexes are');
-    this.sessions.set(sessionId, {
-      sessionId,
-      ttlMs,
-      clientName,
-      createdIndex: index,
-      createdTimeMs: leaderTimeMs,
-      held: new Set(),
-      waits: new Set(),
-    });
+    this.sessions.set(sessionId, new SessionRecord(sessionId, ttlMs, clientName, index, leaderTimeMs));
     return success({ sessionId, ttlMs, createdIndex: index });
   }
 
@@ -179,29 +207,28 @@ export class LockStateMachine {
    * no promotion made by this entry (or any later one) can see a waiter of the ending session.
    * etcd's lock recipe granted a lock to a waiter whose lease had already expired (Jepsen, etcd
    * 3.4.3) because the wait outlived the lease; here a wait ends in the entry its session ends in,
-   * and makeHolder() asserts that every grantee is alive.
+   * and grantTo() asserts that every grantee is alive.
+   *
+   * Waits end in queuing order and locks are released in grant order, on every member alike
+   * (events and hand-overs follow this order); both orders are sorted from the records, because a
+   * restored member holds its lists in snapshot (name) order.
    */
   private endSession(index: number, session: SessionRecord, end: SessionEnd, events: LockEvent[]): void {
     const waitEventType = end === 'expired' ? 'expired' : 'cancelled';
     const waiterResult = failure('SESSION_EXPIRED', end === 'expired' ? 'the session expired while waiting' : 'the session was closed while waiting');
-    for (const key of session.waits) {
-      const { kind, name } = parseLockKey(key);
-      const record = this.tables[kind].get(name);
-      assert(record !== undefined, 'a session waits only on existing locks');
-      const waiter = this.removeWaiter(record, session.sessionId);
+    for (const { record, waiter } of waitsInQueueOrder(session)) {
+      this.removeWaiter(record, waiter);
       this.dedupe.resolve(waiter.requestId, waiter.sinceIndex, waiterResult);
-      events.push({ index, type: waitEventType, kind, name, sessionId: session.sessionId, requestId: waiter.requestId });
+      events.push({ index, type: waitEventType, kind: record.kind, name: record.name, sessionId: session.sessionId, requestId: waiter.requestId });
     }
     session.waits.clear();
     this.sessions.delete(session.sessionId);
     const releaseEventType = end === 'expired' ? 'expired' : 'released';
-    for (const key of [...session.held]) {
-      const { kind, name } = parseLockKey(key);
-      const record = this.tables[kind].get(name);
-      assert(record !== undefined, 'a session holds only existing locks');
-      this.releaseHolder(index, record, session, releaseEventType, events);
+    for (const record of heldInGrantOrder(session)) {
+      assert(record.holder === session, 'a session holds the locks of its held list');
+      this.releaseHolder(index, record, releaseEventType, events);
     }
-    assert(session.held.size === 0, 'an ended session holds nothing');
+    assert(session.heldCount === 0, 'an ended session holds nothing');
     assert(!this.sessions.has(session.sessionId), 'an ended session is gone');
   }
 
@@ -216,27 +243,28 @@ export class LockStateMachine {
     const { kind, name } = command;
     const record = this.tables[kind].get(name);
     if (record === undefined) return this.grantFreeLock(index, session, command, events);
-    const key = lockKey(kind, name);
-    if (record.holder.sessionId === session.sessionId) {
+    if (record.holder === session) {
       return failure('ALREADY_HELD', `session ${session.sessionId} already holds ${kind} ${JSON.stringify(name)}`);
     }
-    if (session.waits.has(key)) {
+    if (session.waits.has(record)) {
       return failure('ALREADY_HELD', `session ${session.sessionId} is already waiting for ${kind} ${JSON.stringify(name)}`);
     }
     if (command.mode === 'try') return failure('LOCK_HELD', `${kind} ${JSON.stringify(name)} is held by another session`);
-    if (record.waiters.length >= this.limits.maxWaitersPerLock) {
+    if (waiterCountOf(record) >= this.limits.maxWaitersPerLock) {
       return failure('RATE_LIMITED', `${kind} ${JSON.stringify(name)} already has ${this.limits.maxWaitersPerLock} waiters`);
     }
     if (session.waits.size >= this.limits.maxWaitsPerSession) {
       return failure('RATE_LIMITED', `session ${session.sessionId} already waits on ${this.limits.maxWaitsPerSession} locks`);
     }
     const { requestId, metadata, value } = command;
-    const waiter: LockWaiter = { sessionId: session.sessionId, requestId, sinceIndex: index, metadata, value };
-    record.waiters.push(waiter);
-    session.waits.add(key);
+    const waiter: LockWaiter = { session, requestId, sinceIndex: index, metadata, value };
+    this.beforeChange(record);
+    const waiters = record.waiters ?? (record.waiters = []);
+    waiters.push(waiter);
+    session.waits.add(record);
     this.waiterCount++;
     events.push({ index, type: 'queued', ...eventPayload(kind, metadata, value), name, sessionId: session.sessionId, requestId });
-    return success({ state: 'queued', kind, name, position: record.waiters.length });
+    return success({ state: 'queued', kind, name, position: waiters.length });
   }
 
   private checkAcquireArguments(command: AcquireCommand): CommandResult<AcquireValue> | undefined {
@@ -266,11 +294,12 @@ export class LockStateMachine {
     if (this.tables.lock.size + this.tables.election.size >= this.limits.maxLocks) {
       return failure('RATE_LIMITED', `the cluster already has ${this.limits.maxLocks} locks and elections`);
     }
-    const holder = this.makeHolder(index, session, command.metadata, command.value);
-    this.tables[kind].insert({ kind, name, holder, waiters: [] });
-    session.held.add(lockKey(kind, name));
-    this.pushGrantEvents(index, kind, name, holder, command.requestId, events);
-    return success({ state: 'acquired', kind, name, token: holder.token, sessionId: session.sessionId });
+    // A record made during a snapshot walk carries the walk's epoch: the walk leaves it out.
+    const record = newLockRecord(kind, name, session, index, 0, this.leaderTimeMs, command.metadata, command.value, this.snapshotCursor?.epoch ?? 0);
+    this.grantTo(index, record, session);
+    this.tables[kind].insert(record);
+    this.pushGrantEvents(index, record, command.requestId, events);
+    return success({ state: 'acquired', kind, name, token: index, sessionId: session.sessionId });
   }
 
   private cancelWait(index: number, sessionId: string, kind: LockKind, name: string, events: LockEvent[]): CommandResult<CancelWaitValue> {
@@ -278,14 +307,14 @@ export class LockStateMachine {
     if (argumentFailure !== undefined) return argumentFailure;
     const session = this.sessions.get(sessionId);
     if (session === undefined) return sessionExpired(sessionId);
-    const key = lockKey(kind, name);
+    const record = this.tables[kind].get(name);
     // Not waiting (any more): the grant may have won the race with the cancel; the client learns
     // it holds the lock from its acquire's result.
-    if (!session.waits.has(key)) return success({ cancelled: false });
-    const record = this.tables[kind].get(name);
-    assert(record !== undefined, 'a session waits only on existing locks');
-    const waiter = this.removeWaiter(record, sessionId);
-    session.waits.delete(key);
+    if (record === undefined || !session.waits.has(record)) return success({ cancelled: false });
+    const waiter = record.waiters?.find((candidate) => candidate.session === session);
+    assert(waiter !== undefined, 'the session is in the queue it lists among its waits');
+    this.removeWaiter(record, waiter);
+    session.waits.delete(record);
     this.dedupe.resolve(waiter.requestId, waiter.sinceIndex, failure('TIMEOUT', 'wait cancelled'));
     events.push({ index, type: 'cancelled', kind, name, sessionId, requestId: waiter.requestId });
     return success({ cancelled: true });
@@ -297,13 +326,13 @@ export class LockStateMachine {
     const session = this.sessions.get(sessionId);
     if (session === undefined) return sessionExpired(sessionId);
     const record = this.tables[kind].get(name);
-    if (record === undefined || record.holder.sessionId !== sessionId) {
+    if (record === undefined || record.holder !== session) {
       return failure('NOT_HOLDER', `session ${sessionId} does not hold ${kind} ${JSON.stringify(name)}`);
     }
-    if (record.holder.token !== token) {
+    if (record.token !== token) {
       return failure('NOT_HOLDER', `token ${String(token)} is not the current token of ${kind} ${JSON.stringify(name)}`);
     }
-    this.releaseHolder(index, record, session, 'released', events);
+    this.releaseHolder(index, record, 'released', events);
     return success({ released: true });
   }
 
@@ -313,9 +342,8 @@ export class LockStateMachine {
     const record = this.tables[kind].get(name);
     if (record === undefined) return success({ released: false });
     const previousSessionId = record.holder.sessionId;
-    const holderSession = this.sessions.get(previousSessionId);
-    assert(holderSession !== undefined, 'every holder belongs to a live session');
-    this.releaseHolder(index, record, holderSession, 'released', events);
+    assert(this.sessions.get(previousSessionId) === record.holder, 'every holder belongs to a live session');
+    this.releaseHolder(index, record, 'released', events);
     return success({ released: true, previousSessionId });
   }
 
@@ -328,10 +356,11 @@ export class LockStateMachine {
     }
     if (!this.sessions.has(sessionId)) return sessionExpired(sessionId);
     const record = this.tables.election.get(name);
-    if (record === undefined || record.holder.sessionId !== sessionId || record.holder.token !== token) {
+    if (record === undefined || record.holder.sessionId !== sessionId || record.token !== token) {
       return failure('NOT_HOLDER', `session ${sessionId} with token ${String(token)} does not lead election ${JSON.stringify(name)}`);
     }
-    record.holder.value = value;
+    this.beforeChange(record);
+    record.value = value;
     events.push({ index, type: 'value', kind: 'election', name, sessionId, token, value });
     return success({ proclaimed: true });
   }
@@ -339,65 +368,74 @@ export class LockStateMachine {
   // ---- grants and hand-overs -----------------------------------------------------------------
 
   /**
-   * Releases the record's holder (owned by holderSession) and hands the lock to the first waiter,
-   * or deletes the record when nobody waits. The promoting entry's index becomes the new token.
+   * Releases the record's holder and hands the lock to the first waiter, or deletes the record when
+   * nobody waits. The promoting entry's index becomes the new token.
    */
-  private releaseHolder(
-    index: number,
-    record: LockRecord,
-    holderSession: SessionRecord,
-    eventType: 'released' | 'expired',
-    events: LockEvent[],
-  ): void {
+  private releaseHolder(index: number, record: LockRecord, eventType: 'released' | 'expired', events: LockEvent[]): void {
     const { kind, name } = record;
-    const key = lockKey(kind, name);
     const previous = record.holder;
-    assert(previous.sessionId === holderSession.sessionId, 'the released session is the holder');
-    const removed = holderSession.held.delete(key);
-    assert(removed, 'the holder lists the lock among its held locks');
-    events.push({ index, type: eventType, kind, name, sessionId: previous.sessionId, token: previous.token });
-    const next = record.waiters.shift();
+    const previousToken = record.token;
+    this.beforeChange(record);
+    unlinkHeld(record);
+    events.push({ index, type: eventType, kind, name, sessionId: previous.sessionId, token: previousToken });
+    const next = record.waiters?.shift();
     if (next === undefined) {
-      this.tables[kind].delete(name);
+      this.tables[kind].delete(record);
       return;
     }
+    if (record.waiters?.length === 0) record.waiters = null;
     this.waiterCount--;
-    const nextSession = this.sessions.get(next.sessionId);
-    assert(nextSession !== undefined, 'a lock is never granted to a waiter whose session is gone');
-    const waitRemoved = nextSession.waits.delete(key);
+    const nextSession = next.session;
+    const waitRemoved = nextSession.waits.delete(record);
     assert(waitRemoved, 'the promoted waiter listed the lock among its waits');
-    const holder = this.makeHolder(index, nextSession, next.metadata, next.value);
-    assert(holder.token > previous.token, 'fencing tokens of one lock strictly increase');
-    record.holder = holder;
-    nextSession.held.add(key);
-    const granted = success({ state: 'acquired', kind, name, token: holder.token, sessionId: nextSession.sessionId });
+    record.metadata = next.metadata;
+    record.value = next.value;
+    this.grantTo(index, record, nextSession);
+    assert(record.token > previousToken, 'fencing tokens of one lock strictly increase');
+    const granted = success({ state: 'acquired', kind, name, token: record.token, sessionId: nextSession.sessionId });
     this.dedupe.resolve(next.requestId, next.sinceIndex, granted);
-    this.pushGrantEvents(index, kind, name, holder, next.requestId, events);
+    this.pushGrantEvents(index, record, next.requestId, events);
   }
 
-  private makeHolder(index: number, session: SessionRecord, metadata: string, value: string): LockHolder {
+  /** Makes session the record's holder, granted by the entry at index, and lists it as held. */
+  private grantTo(index: number, record: LockRecord, session: SessionRecord): void {
     assert(this.sessions.get(session.sessionId) === session, 'a lock is granted only to a live session');
+    // Grant order within one entry: a session ending can hand several locks to one other session.
+    const tail = session.heldTail;
+    record.grantSub = tail !== null && tail.token === index ? tail.grantSub + 1 : 0;
+    record.holder = session;
     // The fencing token is the granting entry's index (SPEC §3.2).
-    return { sessionId: session.sessionId, token: index, sinceTimeMs: this.leaderTimeMs, metadata, value };
+    record.token = index;
+    record.sinceTimeMs = this.leaderTimeMs;
+    linkHeld(record);
   }
 
-  private pushGrantEvents(index: number, kind: LockKind, name: string, holder: LockHolder, requestId: string, events: LockEvent[]): void {
-    assert(holder.token === index, 'a grant is stamped with its own entry index');
-    const { sessionId, token } = holder;
-    events.push({ index, type: 'acquired', ...eventPayload(kind, holder.metadata, holder.value), name, sessionId, token, requestId });
+  private pushGrantEvents(index: number, record: LockRecord, requestId: string, events: LockEvent[]): void {
+    assert(record.token === index, 'a grant is stamped with its own entry index');
+    const { kind, name, token } = record;
+    const { sessionId } = record.holder;
+    events.push({ index, type: 'acquired', ...eventPayload(kind, record.metadata, record.value), name, sessionId, token, requestId });
     // Observers of an election want the leader's value with every change of leader (SPEC §4).
-    if (kind === 'election') events.push({ index, type: 'value', kind, name, sessionId, token, value: holder.value });
+    if (kind === 'election') events.push({ index, type: 'value', kind, name, sessionId, token, value: record.value });
   }
 
-  /** Takes sessionId's waiter out of the record's queue (the caller updates the session). */
-  private removeWaiter(record: LockRecord, sessionId: string): LockWaiter {
-    const position = record.waiters.findIndex((waiter) => waiter.sessionId === sessionId);
-    assert(position >= 0, 'the session is in the queue it lists among its waits');
-    const [waiter] = record.waiters.splice(position, 1);
-    assert(waiter !== undefined, 'a found waiter is removed');
+  /** Takes waiter out of the record's queue (the caller updates the waiter's session). */
+  private removeWaiter(record: LockRecord, waiter: LockWaiter): void {
+    const waiters = record.waiters;
+    assert(waiters !== null, 'a waiter is removed from a queue that has waiters');
+    const position = waiters.indexOf(waiter);
+    assert(position >= 0, 'the waiter is in the queue');
+    this.beforeChange(record);
+    waiters.splice(position, 1);
+    if (waiters.length === 0) record.waiters = null;
     this.waiterCount--;
     assert(this.waiterCount >= 0, 'the waiter count never goes below zero');
-    return waiter;
+  }
+
+  /** Called before any change to a lock record: a snapshot walk in progress keeps its pre-image. */
+  private beforeChange(record: LockRecord): void {
+    const cursor = this.snapshotCursor;
+    if (cursor !== null && record.snapshotEpoch !== cursor.epoch) cursor.preserve(record);
   }
 
   private observeLeaderTime(leaderTimeMs: number): void {
@@ -450,94 +488,113 @@ export class LockStateMachine {
   }
 
   private lockInfo(record: LockRecord): LockInfo {
-    const { holder } = record;
+    const holder = this.liveSession(record.holder);
     return {
       kind: record.kind,
       name: record.name,
       holder: {
         sessionId: holder.sessionId,
-        clientName: this.clientNameOf(holder.sessionId),
-        token: holder.token,
-        sinceIndex: holder.token,
-        sinceTimeMs: holder.sinceTimeMs,
-        metadata: holder.metadata,
-        value: holder.value,
+        clientName: holder.clientName,
+        token: record.token,
+        sinceIndex: record.token,
+        sinceTimeMs: record.sinceTimeMs,
+        metadata: record.metadata,
+        value: record.value,
       },
-      waiters: record.waiters.map((waiter) => ({
-        sessionId: waiter.sessionId,
-        clientName: this.clientNameOf(waiter.sessionId),
+      waiters: (record.waiters ?? []).map((waiter) => ({
+        sessionId: waiter.session.sessionId,
+        clientName: this.liveSession(waiter.session).clientName,
         requestId: waiter.requestId,
         sinceIndex: waiter.sinceIndex,
       })),
     };
   }
 
-  private clientNameOf(sessionId: string): string {
-    const session = this.sessions.get(sessionId);
-    assert(session !== undefined, 'every holder and waiter belongs to a live session');
-    return session.clientName;
+  private liveSession(session: SessionRecord): SessionRecord {
+    assert(this.sessions.get(session.sessionId) === session, 'every holder and waiter belongs to a live session');
+    return session;
   }
 
   // ---- snapshots -----------------------------------------------------------------------------
 
+  /**
+   * Starts writing the state as of now (this applied index) into format-2 parts, a few records per
+   * cursor.step(), while apply() keeps running between steps; see LockSnapshotCursor. O(sessions +
+   * dedupe entries + name-index chunks) now, with the rest spread over the steps. One walk at a
+   * time: finish it or abort() it before the next. recordsPerPart is for tests (small parts).
+   */
+  beginSnapshot(recordsPerPart = defaultRecordsPerPart): LockSnapshotCursor {
+    assert(this.snapshotCursor === null, 'one snapshot walk at a time: finish or abort the last one first');
+    this.snapshotEpoch++;
+    const cursor = new LockSnapshotCursor(
+      {
+        epoch: this.snapshotEpoch,
+        appliedIndex: this.appliedIndex,
+        leaderTimeMs: this.leaderTimeMs,
+        sessions: Array.from(this.sessions.values()),
+        tables: this.tables,
+        dedupe: this.dedupe.serialize(),
+        recordsPerPart,
+      },
+      () => {
+        assert(this.snapshotCursor === cursor, 'the walk that finishes its locks is the current one');
+        this.snapshotCursor = null;
+      },
+    );
+    this.snapshotCursor = cursor;
+    return cursor;
+  }
+
+  /** Rebuilds a machine from format-2 parts fed to the loader in order; finish() returns it. */
+  static beginRestore(limits: LockLimits): LockSnapshotLoader<LockStateMachine> {
+    assertValidLockLimits(limits);
+    return new LockSnapshotLoader(limits, (state) => new LockStateMachine(limits, state));
+  }
+
+  /**
+   * The whole state as one plain format-1 object: readable, comparable with toEqual, and the shape
+   * of backups written before format 2. Snapshots are written with beginSnapshot().
+   */
   serialize(): LockSnapshot {
     const sessions: SessionSnapshot[] = [];
     for (const session of this.sessions.values()) {
-      const { held, waits, ...fields } = session;
-      sessions.push({ ...fields, held: [...held].map(parseLockKey), waits: [...waits].map(parseLockKey) });
+      const { sessionId, ttlMs, clientName, createdIndex, createdTimeMs } = session;
+      const held = heldInGrantOrder(session).map(({ kind, name }) => ({ kind, name }));
+      const waits = waitsInQueueOrder(session).map(({ record: { kind, name } }) => ({ kind, name }));
+      sessions.push({ sessionId, ttlMs, clientName, createdIndex, createdTimeMs, held, waits });
     }
     const locks: LockRecordSnapshot[] = [];
     for (const kind of lockKinds) {
       for (const record of this.tables[kind].withPrefix('')) {
-        locks.push({ kind, name: record.name, holder: { ...record.holder }, waiters: record.waiters.map((waiter) => ({ ...waiter })) });
+        const { token, sinceTimeMs, metadata, value } = record;
+        locks.push({
+          kind,
+          name: record.name,
+          holder: { sessionId: record.holder.sessionId, token, sinceTimeMs, metadata, value },
+          waiters: (record.waiters ?? []).map((waiter) => ({
+            sessionId: waiter.session.sessionId,
+            requestId: waiter.requestId,
+            sinceIndex: waiter.sinceIndex,
+            metadata: waiter.metadata,
+            value: waiter.value,
+          })),
+        });
       }
     }
-    const dedupe = this.dedupe.serialize();
-    return { format: lockSnapshotFormat, appliedIndex: this.appliedIndex, leaderTimeMs: this.leaderTimeMs, sessions, locks, dedupe };
+    const dedupe = this.dedupe.serialize().map(({ requestId, index, result }) => ({ requestId, index, result }));
+    return { format: plainSnapshotFormat, appliedIndex: this.appliedIndex, leaderTimeMs: this.leaderTimeMs, sessions, locks, dedupe };
   }
 
-  /** Rebuilds the state serialize() wrote; the result applies later entries exactly as the original. */
+  /** Rebuilds the state serialize() wrote (format 1); the result applies later entries exactly as the original. */
   static restore(snapshot: LockSnapshot, limits: LockLimits): LockStateMachine {
-    assert(snapshot.format === lockSnapshotFormat, 'the snapshot format is one this version reads');
-    assert(Number.isSafeInteger(snapshot.appliedIndex), 'a snapshot is taken at an index');
-    const machine = new LockStateMachine(limits);
-    machine.appliedIndex = snapshot.appliedIndex;
-    machine.leaderTimeMs = snapshot.leaderTimeMs;
-    // Fields are copied one by one: a decoded snapshot may carry fields this version does not know,
-    // and the restored state must serialize exactly like the original.
-    for (const session of snapshot.sessions) {
-      assert(!machine.sessions.has(session.sessionId), 'a snapshot lists each session once');
-      const { sessionId, ttlMs, clientName, createdIndex, createdTimeMs } = session;
-      machine.sessions.set(sessionId, { sessionId, ttlMs, clientName, createdIndex, createdTimeMs, held: new Set(), waits: new Set() });
-    }
-    for (const lock of snapshot.locks) {
-      assert(isLockKind(lock.kind), 'a snapshot lock has a known kind');
-      const { sessionId, token, sinceTimeMs, metadata, value } = lock.holder;
-      const waiters = lock.waiters.map((waiter): LockWaiter => ({
-        sessionId: waiter.sessionId,
-        requestId: waiter.requestId,
-        sinceIndex: waiter.sinceIndex,
-        metadata: waiter.metadata,
-        value: waiter.value,
-      }));
-      machine.tables[lock.kind].insert({ kind: lock.kind, name: lock.name, holder: { sessionId, token, sinceTimeMs, metadata, value }, waiters });
-      machine.waiterCount += waiters.length;
-    }
-    // Re-add each session's references in the snapshot's order: it decides later release order.
-    for (const session of snapshot.sessions) {
-      const record = machine.sessions.get(session.sessionId);
-      assert(record !== undefined, 'restored sessions are all present');
-      for (const reference of session.held) record.held.add(lockKey(reference.kind, reference.name));
-      for (const reference of session.waits) record.waits.add(lockKey(reference.kind, reference.name));
-    }
-    machine.dedupe = DedupeTable.restore(snapshot.dedupe, limits.maxDedupeEntries);
-    machine.checkInvariants();
-    return machine;
+    const loader = LockStateMachine.beginRestore(limits);
+    for (const part of partsOfPlainSnapshot(snapshot)) loader.add(part);
+    return loader.finish();
   }
 
   // ---- invariants ----------------------------------------------------------------------------
 
-  /** Verifies the whole state, O(size): after restore, in tests and in simulation checkers. */
+  /** Verifies the whole state, O(size log size): in tests and simulation checkers. */
   checkInvariants(): void {
     let heldReferenceCount = 0;
     let waitReferenceCount = 0;
@@ -545,15 +602,19 @@ export class LockStateMachine {
       assert(session.sessionId === sessionId, 'a session is filed under its own id');
       assert(sessionId === String(session.createdIndex), 'a session id is its creating index');
       assert(session.createdIndex <= this.appliedIndex, 'sessions are created by applied entries');
-      for (const key of session.held) {
-        const { kind, name } = parseLockKey(key);
-        assert(this.tables[kind].get(name)?.holder.sessionId === sessionId, 'a held lock names its session as holder');
+      let previous: LockRecord | null = null;
+      for (let record = session.heldHead; record !== null; record = record.heldNext) {
+        assert(record.heldPrevious === previous, 'held list links go both ways');
+        assert(record.holder === session, 'a held lock names its session as holder');
+        assert(this.tables[record.kind].get(record.name) === record, 'a held lock is the live record of its name');
         heldReferenceCount++;
+        previous = record;
       }
-      for (const key of session.waits) {
-        const { kind, name } = parseLockKey(key);
-        const waiters = this.tables[kind].get(name)?.waiters ?? [];
-        assert(waiters.some((waiter) => waiter.sessionId === sessionId), 'a listed wait is in the lock queue');
+      assert(session.heldTail === previous, 'the held list ends at its tail');
+      assert(heldInGrantOrder(session).length === session.heldCount, 'the held count is the held list length');
+      for (const record of session.waits) {
+        assert(this.tables[record.kind].get(record.name) === record, 'a session waits on live records');
+        assert(record.waiters?.some((waiter) => waiter.session === session) === true, 'a listed wait is in the lock queue');
         waitReferenceCount++;
       }
     }
@@ -564,7 +625,7 @@ export class LockStateMachine {
       for (const record of this.tables[kind].withPrefix('')) {
         this.checkRecordInvariants(record);
         recordCount++;
-        waiterTotal += record.waiters.length;
+        waiterTotal += waiterCountOf(record);
       }
     }
     assert(heldReferenceCount === recordCount, 'every record is listed by exactly its holder');
@@ -573,22 +634,26 @@ export class LockStateMachine {
   }
 
   private checkRecordInvariants(record: LockRecord): void {
-    const key = lockKey(record.kind, record.name);
     const { holder } = record;
-    assert(this.sessions.get(holder.sessionId)?.held.has(key) === true, 'a holder belongs to a live session that lists the lock');
-    assert(Number.isSafeInteger(holder.token), 'a token is an index');
-    assert(holder.token >= 1, 'a token is a valid index');
-    assert(holder.token <= this.appliedIndex, 'a token comes from an applied entry');
-    assert(record.kind === 'election' || holder.value === '', 'a lock holder carries no value');
-    const queued = new Set<string>();
+    assert(this.sessions.get(holder.sessionId) === holder, 'a holder belongs to a live session');
+    assert(Number.isSafeInteger(record.token), 'a token is an index');
+    assert(record.token >= 1, 'a token is a valid index');
+    assert(record.token <= this.appliedIndex, 'a token comes from an applied entry');
+    assert(Number.isSafeInteger(record.grantSub), 'a grant sub-position is an integer');
+    assert(record.grantSub >= 0, 'a grant sub-position is not negative');
+    assert(record.kind === 'election' || record.value === '', 'a lock holder carries no value');
+    assert(record.waiters === null || record.waiters.length > 0, 'an empty queue is null');
+    const queued = new Set<SessionRecord>();
     let previousSinceIndex = 0;
-    for (const waiter of record.waiters) {
-      assert(this.sessions.get(waiter.sessionId)?.waits.has(key) === true, 'a waiter belongs to a live session that lists the wait');
-      assert(waiter.sessionId !== holder.sessionId, 'the holder does not also wait');
-      assert(!queued.has(waiter.sessionId), 'a session waits at most once per lock');
+    for (const waiter of record.waiters ?? []) {
+      const { session } = waiter;
+      assert(this.sessions.get(session.sessionId) === session, 'a waiter belongs to a live session');
+      assert(session.waits.has(record), 'a waiter session lists the wait');
+      assert(session !== holder, 'the holder does not also wait');
+      assert(!queued.has(session), 'a session waits at most once per lock');
       assert(waiter.sinceIndex > previousSinceIndex, 'the queue is in arrival (index) order');
       assert(waiter.sinceIndex <= this.appliedIndex, 'waiters come from applied entries');
-      queued.add(waiter.sessionId);
+      queued.add(session);
       previousSinceIndex = waiter.sinceIndex;
     }
   }
@@ -601,7 +666,7 @@ function sessionInfo(session: SessionRecord): SessionInfo {
     clientName: session.clientName,
     createdIndex: session.createdIndex,
     createdTimeMs: session.createdTimeMs,
-    heldLocks: session.held.size,
+    heldLocks: session.heldCount,
     waits: session.waits.size,
   };
 }

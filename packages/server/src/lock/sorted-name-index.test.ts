@@ -1,8 +1,42 @@
-// Unit tests of SortedStringSet, the name index behind prefix listings: it must agree with a plain
-// sorted array under any mix of adds and deletes, across chunk splits and merges.
+// Unit tests of SortedNameIndex, the name index behind prefix listings and snapshot walks: it must
+// agree with a plain sorted array under any mix of adds and deletes, across chunk splits and
+// merges, and an open view must stay the index as it was.
 
 import { describe, expect, test } from 'vitest';
-import { SortedStringSet } from './sorted-string-set.js';
+import { SortedNameIndex, type Named, type SortedNameView } from './sorted-name-index.js';
+
+/** The index of plain names the tests use: each item is just its name. */
+class SortedStringSet {
+  readonly index: SortedNameIndex<Named>;
+  constructor(maxChunkLength?: number) {
+    this.index = new SortedNameIndex<Named>(maxChunkLength);
+  }
+  get size(): number {
+    return this.index.size;
+  }
+  has(name: string): boolean {
+    return this.index.find(name) !== undefined;
+  }
+  add(name: string): boolean {
+    return this.index.add({ name });
+  }
+  delete(name: string): boolean {
+    return this.index.delete(name) !== undefined;
+  }
+  *withPrefix(prefix: string): Generator<string> {
+    for (const item of this.index.withPrefix(prefix)) yield item.name;
+  }
+  values(): Generator<string> {
+    return this.withPrefix('');
+  }
+  checkInvariants(): void {
+    this.index.checkInvariants();
+  }
+}
+
+function namesOf(view: SortedNameView<Named>): string[] {
+  return view.chunks.flatMap((chunk) => chunk.map((item) => item.name));
+}
 
 function lcg(seed: number): () => number {
   let state = seed >>> 0;
@@ -12,7 +46,7 @@ function lcg(seed: number): () => number {
   };
 }
 
-describe('SortedStringSet', () => {
+describe('SortedNameIndex', () => {
   test('add and delete report whether the set changed', () => {
     const set = new SortedStringSet();
     expect(set.add('b')).toBe(true);
@@ -79,4 +113,35 @@ describe('SortedStringSet', () => {
     expect(page.every((value) => value.startsWith('tenant-500/'))).toBe(true);
     expect(performance.now() - started).toBeLessThan(50);
   }, 60_000); // building a million names takes seconds on a slow CI machine; the listing does not
+
+  test.each([1, 2, 3])('an open view stays the index as it was while adds, deletes and splits go on (seed=%i)', (seed) => {
+    const random = lcg(seed);
+    const set = new SortedStringSet(4);
+    for (let step = 0; step < 200; step++) set.add(`k/${Math.floor(random() * 300)}`);
+    const before = [...set.values()];
+    const view = set.index.openView();
+    expect(view.size).toBe(before.length);
+    for (let step = 0; step < 2000; step++) {
+      const value = `k/${Math.floor(random() * 300)}`;
+      if (random() < 0.5) set.add(value);
+      else set.delete(value);
+      if (step % 250 === 0) expect(namesOf(view)).toEqual(before);
+    }
+    expect(namesOf(view)).toEqual(before);
+    set.index.closeView();
+    set.checkInvariants();
+    expect(() => set.index.closeView()).toThrow(/open view/);
+  });
+
+  test('appendLargest builds the same order as add, and refuses names out of order', () => {
+    const appended = new SortedNameIndex<Named>(4);
+    const names = Array.from({ length: 50 }, (_, position) => `n/${String(position).padStart(3, '0')}`);
+    for (const name of names) appended.appendLargest({ name });
+    appended.checkInvariants();
+    expect([...appended.values()].map((item) => item.name)).toEqual(names);
+    expect(() => appended.appendLargest({ name: 'n/000' })).toThrow(/strictly increase/);
+    expect(appended.add({ name: 'n/0005' })).toBe(true);
+    expect(appended.find('n/0005')?.name).toBe('n/0005');
+    appended.checkInvariants();
+  });
 });
