@@ -63,9 +63,21 @@ export interface DurableLog extends RaftStorage {
   readSnapshotChunk(chunk: number): { readonly metadata: SnapshotMetadata; readonly totalBytes: number; readonly data: Uint8Array };
 }
 
+/** A snapshot being written a slice at a time while entries keep applying (the state as of `index`). */
+export interface SnapshotEncoding {
+  readonly index: number;
+  /** A bounded slice of work (about maxRecords records); true once result() is ready. */
+  step(maxRecords: number): boolean;
+  result(): Uint8Array;
+  /** Gives up; the state machine stops keeping pre-images for it. */
+  abort(): void;
+}
+
 /** How the state machine becomes snapshot bytes and back. */
 export interface StateMachineCodec {
   encode(stateMachine: LockStateMachine): Uint8Array;
+  /** Starts writing the state as of its applied index; apply() may run between steps. */
+  beginEncode(stateMachine: LockStateMachine): SnapshotEncoding;
   decode(data: Uint8Array): LockStateMachine;
 }
 
@@ -127,6 +139,8 @@ const maxCatchUpTicks = 10;
 const maxExpiriesPerSweep = 1000;
 /** A snapshot waits until the log since the last one holds at least this share of that snapshot's size. */
 const snapshotLogBytesPerSnapshotByte = 0.5;
+/** Records a snapshot slice writes between event-loop turns (a few milliseconds of work). */
+const snapshotRecordsPerSlice = 4096;
 
 interface PendingConfigChange {
   readonly term: number;
@@ -177,6 +191,8 @@ export class RaftDriver {
   private bytesSinceSnapshot = 0;
   /** Size of the last snapshot taken or installed here (0: none yet). */
   private lastSnapshotBytes = 0;
+  /** Set to make a snapshot being encoded give up (a leader's snapshot is about to replace the state). */
+  private snapshotAbandoned = false;
   private compaction: Promise<void> | undefined;
   /** Snapshot bytes the transport staged for the InstallSnapshot being stepped. */
   /** By snapshot index: a later, stale InstallSnapshot must not replace the bytes of one the core adopted. */
@@ -595,6 +611,7 @@ export class RaftDriver {
     // Decode before touching storage: bytes that do not decode must not replace a working member.
     const stateMachine = this.options.codec.decode(staged.data);
     assert(stateMachine.lastAppliedIndex() === metadata.index, 'a snapshot holds the state at its own index');
+    this.snapshotAbandoned = true; // a snapshot of our own being encoded would describe the old state
     await this.compaction?.catch(() => undefined);
     await this.options.storage.installSnapshot(metadata, staged.data);
     this.stateMachine = stateMachine;
@@ -643,9 +660,25 @@ export class RaftDriver {
     return compaction;
   }
 
+  /**
+   * Encode the state machine a slice at a time — a few milliseconds between event-loop turns, so a
+   * leader holding a million locks keeps heartbeating and serving while it snapshots — then compact.
+   * A snapshot from the leader, or stop(), abandons it (the state it describes is being replaced).
+   */
   private async encodeAndCompact(metadata: SnapshotMetadata, keepFrom: LogIndex): Promise<void> {
     const startedMs = this.options.clock.monotonicMs();
-    const data = this.options.codec.encode(this.stateMachine);
+    const machine = this.stateMachine;
+    const encoding = this.options.codec.beginEncode(machine);
+    assert(encoding.index === metadata.index, 'the snapshot is of the applied index it is filed under');
+    this.snapshotAbandoned = false;
+    while (!encoding.step(snapshotRecordsPerSlice)) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.stopped || this.snapshotAbandoned || this.stateMachine !== machine) {
+        encoding.abort();
+        return;
+      }
+    }
+    const data = encoding.result();
     await this.options.storage.compact(metadata, data, keepFrom);
     const seconds = (this.options.clock.monotonicMs() - startedMs) / 1000;
     this.lastSnapshotBytes = data.byteLength;
