@@ -302,6 +302,38 @@ describe('AppendEntries, follower side (Raft paper §5.3, Figure 2)', () => {
     expect(storage.allEntries()[2]).toEqual(entry(3, 2)); // kept, not rewritten
   });
 
+  test('a write in flight whose entries a newer leader replaced and a third restored (ABA) neither crashes the member nor counts as stable', () => {
+    // etcd-io/raft rawnode.go newStorageAppendRespMsg: the ABA case of asynchronous storage writes
+    const storage = storageWith([1, 1, 1, 1], { term: asTerm(1) });
+    const node = makeNode(storage);
+    node.step(appendEntries({ from: n2, term: 2, prevLogIndex: 4, prevLogTerm: 1, entries: [entry(5, 2), entry(6, 2), entry(7, 2), entry(8, 2)] }));
+    const first = node.ready();
+    node.advance(first); // its write is in flight from here on
+    node.step(appendEntries({ from: n3, term: 3, prevLogIndex: 6, prevLogTerm: 2, entries: [entry(7, 3)] }));
+    const second = node.ready();
+    node.advance(second);
+    // A leader of term 4 holds the term-2 entries: the log at 7-8 is (7, 2), (8, 2) again.
+    node.step(appendEntries({ from: n2, term: 4, prevLogIndex: 6, prevLogTerm: 2, entries: [entry(7, 2), entry(8, 2), entry(9, 4)], leaderCommit: 8 }));
+    storage.persist(first.hardState, first.entriesToPersist);
+    node.persisted(first);
+    storage.persist(second.hardState, second.entriesToPersist); // the disk now holds (7, 3) and no entry 8
+    node.persisted(second);
+    const third = node.ready();
+    expect(third.entriesToPersist.map((taken) => [taken.index, taken.term])).toEqual([
+      [7, 2],
+      [8, 2],
+      [9, 4],
+    ]);
+    // Committed, but only what is on this disk is applied: nothing past entry 6.
+    expect(Math.max(0, ...third.entriesToApply.map((applied) => applied.index))).toBeLessThanOrEqual(6);
+    node.advance(third);
+    storage.persist(third.hardState, third.entriesToPersist);
+    node.persisted(third);
+    expect(appendResponses(third.messagesToSend).at(-1)).toMatchObject({ to: n2, term: 4, success: true, matchIndex: 9 });
+    const { readies } = drain(node, storage);
+    expect(readies.flatMap((ready) => ready.entriesToApply).at(-1)?.index).toBe(8);
+  });
+
   test('a follower commits no further than the last entry the AppendEntries proved to match', () => {
     // Raft paper Figure 2 receiver rule 5
     const storage = storageWith([1, 1, 1, 1]);
