@@ -8,6 +8,7 @@ import { MemoryStorage } from '../testing/memory-storage.js';
 import { SeededRandom } from '../testing/seeded-random.js';
 import { entrySizeBytes, type HardState, type LogEntry } from './log-entry.js';
 import type { AppendEntries, AppendEntriesResponse, Message, RequestVote, RequestVoteResponse } from './messages.js';
+import { makeConfig } from './cluster-config.js';
 import { silentLogger } from './ports.js';
 import { defaultRaftLimits, RaftNode, type RaftLimits } from './raft-node.js';
 import type { Ready } from './ready.js';
@@ -530,6 +531,39 @@ describe('commit (Raft paper §5.3, §5.4.2)', () => {
     expect(leader.status().commitIndex).toBe(0);
     leader.step(appendResponse({ from: n2, term: 3, matchIndex: 3 }));
     expect(leader.status().commitIndex).toBe(3);
+  });
+});
+
+describe('writes in flight (thesis §10.2.1)', () => {
+  test('a single voter that wins alone sends its learners nothing before the Ready that persists its term lands', () => {
+    // Raft paper §5.1/Figure 2 (currentTerm is persisted before responding to RPCs), thesis §3.8, §10.2.1.
+    // Were its appends to leave early, a crash losing term 1 would let it lead term 1 a second time,
+    // and the learner would hold two different entries at one (index, term).
+    const learner = asNodeId('n4');
+    const storage = new MemoryStorage(
+      makeConfig([
+        { id: n1, address: '', role: 'voter' },
+        { id: learner, address: '', role: 'learner' },
+      ]),
+    );
+    const node = makeNode(storage);
+    for (let tick = 0; tick < 2 * electionTimeoutTicks && node.status().role !== 'leader'; tick++) node.tick();
+    expect(node.status()).toMatchObject({ role: 'leader', term: 1 });
+    const first = node.ready();
+    expect(first.hardState).toMatchObject({ term: 1, votedFor: n1 });
+    expect(first.messagesToSendNow).toEqual([]);
+    expect(appendsTo(first.messagesToSend, learner)).not.toEqual([]);
+    node.advance(first); // its write is in flight
+    node.tick(); // a heartbeat, still of a term not on disk
+    const second = node.ready();
+    expect(second.messagesToSendNow).toEqual([]);
+    expect(second.messagesToSend.some((message) => message.type === 'Heartbeat' && message.to === learner)).toBe(true);
+    node.advance(second);
+    storage.persist(first.hardState, first.entriesToPersist);
+    node.persisted(first);
+    node.tick(); // term 1 is durable now: the leader's messages leave at once
+    const third = node.ready();
+    expect(third.messagesToSendNow.some((message) => message.type === 'Heartbeat' && message.to === learner)).toBe(true);
   });
 });
 
