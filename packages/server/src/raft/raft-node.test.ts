@@ -535,6 +535,27 @@ describe('commit (Raft paper §5.3, §5.4.2)', () => {
 });
 
 describe('writes in flight (thesis §10.2.1)', () => {
+  test('a leader counts itself toward commit only for entries on its own disk', () => {
+    // Raft thesis §10.2.1: the leader may replicate before its own write lands, but counts itself only once it has
+    const storage = new MemoryStorage();
+    const leader = electN1(storage);
+    drain(leader, storage); // the no-op (index 1) is on the leader's disk
+    leader.step(appendResponse({ from: n2, term: 1, matchIndex: 1 })); // n2 replicates from here on
+    drain(leader, storage);
+    expect(leader.status().commitIndex).toBe(1);
+    expect(leader.propose(new Uint8Array([7])).accepted).toBe(true);
+    const ready = leader.ready();
+    expect(ready.entriesToPersist.map((entry) => entry.index)).toEqual([2]);
+    expect(appendsTo(ready.messagesToSendNow, n2).length).toBeGreaterThan(0); // replicated while the write is in flight
+    leader.advance(ready);
+    leader.step(appendResponse({ from: n2, term: 1, matchIndex: 2 }));
+    // n2 and the leader's disk agree on index 1 only: entry 2 is on one voter's disk of three.
+    expect(leader.status().commitIndex).toBe(1);
+    storage.persist(ready.hardState, ready.entriesToPersist);
+    leader.persisted(ready);
+    expect(leader.status().commitIndex).toBe(2);
+  });
+
   test('a single voter that wins alone sends its learners nothing before the Ready that persists its term lands', () => {
     // Raft paper §5.1/Figure 2 (currentTerm is persisted before responding to RPCs), thesis §3.8, §10.2.1.
     // Were its appends to leave early, a crash losing term 1 would let it lead term 1 a second time,
