@@ -6,6 +6,8 @@
 //   Leader Completeness  a new leader holds every entry applied anywhere      (checked at election)
 //   State Machine Safety every member applies the same entry at each index, in order, without gaps
 //   Commit monotonic     a member's commit index never decreases within one incarnation
+//   Apply from disk      a member applies only entries on its own disk (writes land after the
+//                        Ready is handed over: the core must not apply what is still in flight)
 //   Linearizable reads   a ReadState index covers every entry acknowledged before the read began
 //   Durability           every acknowledged proposal is applied everywhere at the end
 //   Snapshots            a restored or installed snapshot is the applied history at its index
@@ -172,6 +174,10 @@ export class ClusterChecker {
 
   onApply(nodeId: NodeId, entry: LogEntry): void {
     this.counters.entriesApplied++;
+    const persisted = this.persistedChains.get(nodeId);
+    const persistedHash = persisted?.[entry.index];
+    const onDisk = persistedHash !== undefined && persistedHash === this.chainAt.get(`${entry.index}:${entry.term}`);
+    if (!onDisk) this.fail('Apply from disk', `${nodeId} applied index ${entry.index} term ${entry.term} before that entry was on its own disk`);
     const lastApplied = this.lastAppliedOf.get(nodeId) ?? 0;
     if (entry.index !== lastApplied + 1) {
       this.fail('State Machine Safety', `${nodeId} applied index ${entry.index} after ${lastApplied}`);

@@ -17,6 +17,7 @@ export interface SeedRangeSummary {
     configChanges: number;
     snapshotsTaken: number;
     snapshotsInstalled: number;
+    diskStalls: number;
   };
   readonly recoveryMsMax: number;
 }
@@ -38,9 +39,9 @@ export function describeFailure(result: SimulationResult): string {
 
 export function runSeedRange(firstSeed: number, count: number, overrides: Partial<SimulationOptions> = {}, onResult?: (result: SimulationResult) => void): SeedRangeSummary {
   const byNodeCount: Record<3 | 5, number> = { 3: 0, 5: 0 };
-  const byFault: Record<FaultKind, number> = { drop: 0, duplicate: 0, reorder: 0, partition: 0, oneWayPartition: 0, crash: 0, transfer: 0, membership: 0, snapshot: 0 };
+  const byFault: Record<FaultKind, number> = { drop: 0, duplicate: 0, reorder: 0, partition: 0, oneWayPartition: 0, crash: 0, transfer: 0, membership: 0, snapshot: 0, diskStall: 0 };
   const failures: SimulationResult[] = [];
-  const totals = { proposalsAcknowledged: 0, crashes: 0, partitions: 0, messagesDropped: 0, readsReleased: 0, configChanges: 0, snapshotsTaken: 0, snapshotsInstalled: 0 };
+  const totals = { proposalsAcknowledged: 0, crashes: 0, partitions: 0, messagesDropped: 0, readsReleased: 0, configChanges: 0, snapshotsTaken: 0, snapshotsInstalled: 0, diskStalls: 0 };
   let recoveryMsMax = 0;
   for (let seed = firstSeed; seed < firstSeed + count; seed++) {
     const options = swarmOptions(seed, overrides);
@@ -55,6 +56,7 @@ export function runSeedRange(firstSeed: number, count: number, overrides: Partia
     totals.configChanges += result.stats.configChangesCommitted;
     totals.snapshotsTaken += result.stats.snapshotsTaken;
     totals.snapshotsInstalled += result.stats.snapshotsInstalled;
+    totals.diskStalls += result.stats.diskStalls;
     recoveryMsMax = Math.max(recoveryMsMax, result.recoveryMs ?? 0);
     if (result.violations.length > 0) failures.push(result);
     onResult?.(result);
@@ -70,7 +72,7 @@ export function describeSummary(summary: SeedRangeSummary, label: string): strin
     `${label}: ${summary.seedsRun} seeds ran (3 members: ${summary.byNodeCount[3]}, 5 members: ${summary.byNodeCount[5]}); ` +
     `seeds with each fault: ${faults}; acknowledged proposals ${summary.totals.proposalsAcknowledged}, crashes ${summary.totals.crashes}, ` +
     `partitions ${summary.totals.partitions}, reads checked ${summary.totals.readsReleased}, membership changes committed ` +
-    `${summary.totals.configChanges}, snapshots taken ${summary.totals.snapshotsTaken} / installed from a leader ${summary.totals.snapshotsInstalled}; slowest recovery ${summary.recoveryMsMax} ms; ` +
+    `${summary.totals.configChanges}, snapshots taken ${summary.totals.snapshotsTaken} / installed from a leader ${summary.totals.snapshotsInstalled}, disk stalls ${summary.totals.diskStalls}; slowest recovery ${summary.recoveryMsMax} ms; ` +
     `${summary.failures.length} failed`
   );
 }

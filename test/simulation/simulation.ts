@@ -24,6 +24,7 @@ import {
   votersOf,
   type ClusterConfig,
   type ConfigChange,
+  type HardState,
   type Message,
   type NodeId,
   type Ready,
@@ -75,6 +76,11 @@ interface Member {
    * with a snapshot is handled whole when its write lands (the real driver waits for it too).
    */
   readonly writesInFlight: { readonly ready: Ready; readonly durableAtMs: number }[];
+  /**
+   * A landed hard state that only moved the commit index: like LmdbStorage, it is not synced on its
+   * own but written with the next landed write that writes anything, and a crash loses it.
+   */
+  unsyncedHardState: HardState | undefined;
   role: Role;
   term: number;
   /** Proposals this member accepted as leader: index → (term, key); acknowledged once applied here. */
@@ -112,6 +118,7 @@ export interface SimulationStats {
   membersRemoved: number;
   snapshotsTaken: number;
   snapshotsInstalled: number;
+  diskStalls: number;
 }
 
 export interface SimulationResult {
@@ -188,6 +195,7 @@ export class Simulation {
     membersRemoved: 0,
     snapshotsTaken: 0,
     snapshotsInstalled: 0,
+    diskStalls: 0,
   };
 
   constructor(private readonly options: SimulationOptions, private readonly traceAll = false) {
@@ -217,6 +225,7 @@ export class Simulation {
       incarnation: 0,
       readyScheduled: false,
       writesInFlight: [],
+      unsyncedHardState: undefined,
       role: 'follower',
       term: 0,
       pendingProposals: new Map(),
@@ -360,7 +369,14 @@ export class Simulation {
     if (!member.node.hasReady()) return;
     const ready = member.node.ready();
     const lastDurableAtMs = member.writesInFlight.at(-1)?.durableAtMs ?? this.nowMs;
-    const fsyncMs = this.random.nextInt(this.options.faults.persistDelayMaxMs + 1);
+    let fsyncMs = this.random.nextInt(this.options.faults.persistDelayMaxMs + 1);
+    // Only seeds with disk stalls draw here: the others keep their random sequence.
+    const { persistStallRate, persistStallMaxMs } = this.options.faults;
+    if (this.faultsActive && persistStallRate > 0 && this.random.chance(persistStallRate)) {
+      fsyncMs = this.random.between(1, persistStallMaxMs);
+      this.stats.diskStalls++;
+      this.record(`disk stall ${nodeId}: write lands in ${fsyncMs} ms`);
+    }
     const durableAtMs = Math.max(lastDurableAtMs, this.nowMs + fsyncMs);
     member.writesInFlight.push({ ready, durableAtMs });
     this.queue.push(durableAtMs, { kind: 'readyPersisted', nodeId, incarnation });
@@ -381,7 +397,7 @@ export class Simulation {
     if (!write) throw new AssertionError(`invariant violated: ${nodeId} has a write in flight for each readyPersisted event`);
     const ready = write.ready;
     if (ready.snapshot) this.installSnapshot(member, ready);
-    member.storage.persist(ready.hardState, ready.entriesToPersist);
+    member.storage.persist(this.hardStateToSync(member, ready), ready.entriesToPersist);
     this.checker.onPersist(nodeId, ready.entriesToPersist);
     member.node.persisted(ready);
     if (ready.snapshot) for (const message of ready.messagesToSendNow) this.send(message);
@@ -402,6 +418,19 @@ export class Simulation {
     }
     this.maybeCompact(member);
     this.afterActivity(member);
+  }
+
+  /** The hard state a landed write syncs (LmdbStorage.persist): none when only the commit index moved. */
+  private hardStateToSync(member: Member, ready: Ready): HardState | undefined {
+    const previous = member.unsyncedHardState ?? member.storage.initialHardState();
+    const next = ready.hardState ?? member.unsyncedHardState;
+    const onlyCommitMoved = next !== undefined && next.term === previous.term && next.votedFor === previous.votedFor;
+    if (ready.snapshot === undefined && ready.entriesToPersist.length === 0 && onlyCommitMoved) {
+      member.unsyncedHardState = next;
+      return undefined;
+    }
+    member.unsyncedHardState = undefined;
+    return next;
   }
 
   /** Apply a Ready's committed entries and release its confirmed reads. */
@@ -442,7 +471,8 @@ export class Simulation {
     if (!metadata) return;
     const data = member.stagedSnapshots.get(metadata.index);
     if (data === undefined) throw new AssertionError(`invariant violated: ${member.id} installs snapshot ${metadata.index} whose bytes were staged`);
-    member.stagedSnapshots.clear();
+    // Like the driver, keep the bytes of a newer snapshot the core adopted while this one was in flight.
+    for (const index of [...member.stagedSnapshots.keys()]) if (index <= metadata.index) member.stagedSnapshots.delete(index);
     member.storage.installSnapshot(metadata, data);
     this.stats.snapshotsInstalled++;
     this.record(`${member.id} installed snapshot ${metadata.index}/${metadata.term}`);
@@ -671,6 +701,7 @@ export class Simulation {
     member.node = undefined;
     member.incarnation++;
     member.writesInFlight.length = 0;
+    member.unsyncedHardState = undefined;
     member.readyScheduled = false;
     member.pendingProposals.clear();
     member.pendingReads.clear();

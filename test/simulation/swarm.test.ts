@@ -12,7 +12,7 @@ test('the 500 seeds of pnpm test cover 3- and 5-member clusters and every fault 
     expect(enabledFaults(options)).toEqual(expect.arrayContaining(['membership', 'snapshot']));
   }
   expect([...sizes].sort()).toEqual([3, 5]);
-  expect([...seen].sort()).toEqual(['crash', 'drop', 'duplicate', 'membership', 'oneWayPartition', 'partition', 'reorder', 'snapshot', 'transfer']);
+  expect([...seen].sort()).toEqual(['crash', 'diskStall', 'drop', 'duplicate', 'membership', 'oneWayPartition', 'partition', 'reorder', 'snapshot', 'transfer']);
 });
 
 test('one seed replays the same cluster history exactly', () => {

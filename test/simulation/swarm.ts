@@ -21,6 +21,13 @@ export interface FaultOptions {
   readonly transferEveryMs: number;
   /** Upper bound of the fsync delay (time between a step and its Ready being persisted). */
   readonly persistDelayMaxMs: number;
+  /**
+   * Probability that a write stalls (an overloaded disk, a long fsync) for up to persistStallMaxMs,
+   * with every later write of that member queued behind it (0: never). Stalls of several election
+   * timeouts let leaders change while a follower's writes are in flight.
+   */
+  readonly persistStallRate: number;
+  readonly persistStallMaxMs: number;
   /** Mean time between membership changes: add a learner, promote it, remove a member (0: never). */
   readonly membershipChangeEveryMs: number;
 }
@@ -53,13 +60,13 @@ export interface SimulationOptions {
   readonly snapshots: SnapshotOptions;
 }
 
-export type FaultKind = 'drop' | 'duplicate' | 'reorder' | 'partition' | 'oneWayPartition' | 'crash' | 'transfer' | 'membership' | 'snapshot';
+export type FaultKind = 'drop' | 'duplicate' | 'reorder' | 'partition' | 'oneWayPartition' | 'crash' | 'transfer' | 'membership' | 'snapshot' | 'diskStall';
 
 export function swarmOptions(seed: number, overrides: Partial<SimulationOptions> = {}): SimulationOptions {
   const random = new SeededRandom(seed);
   const on = (probability: number) => random.chance(probability);
-  const nodeCount = random.chance(0.5) ? 3 : 5;
-  const faults: FaultOptions = {
+  const nodeCount: 3 | 5 = random.chance(0.5) ? 3 : 5;
+  const faults: Omit<FaultOptions, 'persistStallRate' | 'persistStallMaxMs'> = {
     dropRate: on(0.5) ? random.pick([0.01, 0.05, 0.1, 0.2]) : 0,
     duplicateRate: on(0.4) ? random.pick([0.01, 0.05, 0.1]) : 0,
     baseDelayMs: random.between(1, 5),
@@ -76,7 +83,7 @@ export function swarmOptions(seed: number, overrides: Partial<SimulationOptions>
     everyEntries: random.pick([10, 50, 300]),
     trailingEntries: random.pick([0, 5, 100]),
   };
-  return {
+  const common = {
     seed,
     nodeCount,
     preVote: on(0.85),
@@ -90,10 +97,11 @@ export function swarmOptions(seed: number, overrides: Partial<SimulationOptions>
     livenessBoundMs: 20_000,
     proposeEveryMs: random.pick([5, 20, 60]),
     readEveryMs: random.pick([50, 200]),
-    faults,
-    snapshots,
-    ...overrides,
   };
+  // Drawn last, so that the seeds drawn before disk stalls existed keep every other choice.
+  const persistStallRate = on(0.3) ? random.pick([0.002, 0.01, 0.05]) : 0;
+  const persistStallMaxMs = random.pick([500, 1500, 4000]);
+  return { ...common, faults: { ...faults, persistStallRate, persistStallMaxMs }, snapshots, ...overrides };
 }
 
 export function enabledFaults(options: SimulationOptions): FaultKind[] {
@@ -108,5 +116,6 @@ export function enabledFaults(options: SimulationOptions): FaultKind[] {
   if (faults.transferEveryMs > 0) kinds.push('transfer');
   if (faults.membershipChangeEveryMs > 0) kinds.push('membership');
   if (options.snapshots.everyEntries > 0) kinds.push('snapshot');
+  if (faults.persistStallRate > 0) kinds.push('diskStall');
   return kinds;
 }

@@ -173,4 +173,56 @@ describe('RaftLog slicing and stability', () => {
     expect(log.stableLastIndex()).toBe(4);
     expect(log.unstable()).toEqual([]);
   });
+
+  // etcd-io/raft's ABA case (rawnode.go, newStorageAppendRespMsg): entries handed out, replaced by a
+  // newer leader's while their write is in flight, then restored (same indexes, same terms) by a
+  // third leader. When the first write lands, (index, term) matches the log again, yet the
+  // replacement's write is still in flight (or not even handed out) and will overwrite them on disk.
+  function abaLog(): { log: RaftLog; storage: MemoryStorage; first: LogEntry[]; second: LogEntry[] } {
+    const { log, storage } = logWith([1, 1, 1, 1]);
+    log.appendFromLeader(asLogIndex(4), [entry(5, 2), entry(6, 2), entry(7, 2), entry(8, 2)]);
+    const first = log.takeEntriesToPersist();
+    log.appendFromLeader(asLogIndex(6), [entry(7, 3)]); // the leader of term 3 replaces 7-8
+    const second = log.takeEntriesToPersist();
+    log.appendFromLeader(asLogIndex(6), [entry(7, 2), entry(8, 2), entry(9, 4)]); // the leader of term 4 restores them
+    return { log, storage, first, second };
+  }
+
+  test('a write whose entries were replaced and then restored (ABA) lands before the restoring entries are handed out', () => {
+    const { log, storage, first, second } = abaLog();
+    storage.persist(undefined, first);
+    log.stableTo(asLogIndex(8), asTerm(2));
+    // Entries 7-8 must still be handed out again: the write of (7, term 3) lands after this one.
+    expect(log.stableLastIndex()).toBeLessThanOrEqual(6);
+    storage.persist(undefined, second);
+    log.stableTo(asLogIndex(7), asTerm(3));
+    expect(log.stableLastIndex()).toBeLessThanOrEqual(6);
+    const third = log.takeEntriesToPersist();
+    expect(third.map((taken) => [taken.index, taken.term])).toEqual([
+      [7, 2],
+      [8, 2],
+      [9, 4],
+    ]);
+    storage.persist(undefined, third);
+    log.stableTo(asLogIndex(9), asTerm(4));
+    expect(log.stableLastIndex()).toBe(9);
+    expect(termsOf(log)).toEqual([1, 1, 1, 1, 2, 2, 2, 2, 4]);
+  });
+
+  test('a write whose entries were replaced and then restored (ABA) marks nothing stable that a later write in flight overwrites', () => {
+    const { log, storage, first, second } = abaLog();
+    const third = log.takeEntriesToPersist();
+    storage.persist(undefined, first);
+    log.stableTo(asLogIndex(8), asTerm(2));
+    // The write of (7, term 3) is still in flight: 7-8 are not stable, whatever their terms say.
+    expect(log.stableLastIndex()).toBeLessThanOrEqual(6);
+    storage.persist(undefined, second); // the disk holds (7, term 3) now, and no entry 8
+    log.stableTo(asLogIndex(7), asTerm(3));
+    expect(log.stableLastIndex()).toBeLessThanOrEqual(6);
+    expect(termsOf(log)).toEqual([1, 1, 1, 1, 2, 2, 2, 2, 4]);
+    storage.persist(undefined, third);
+    log.stableTo(asLogIndex(9), asTerm(4));
+    expect(log.stableLastIndex()).toBe(9);
+    expect(log.unstable()).toEqual([]);
+  });
 });

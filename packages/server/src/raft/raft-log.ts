@@ -12,6 +12,9 @@
 //   a snapshot received from the leader and not yet on disk (the unstable snapshot) shadows the whole
 //   stable log: until the driver has installed it, the log is that snapshot plus the unstable tail
 //   unstableOffset - 1 ≤ inProgressThrough ≤ lastIndex: entries up to inProgressThrough were handed out
+//   a batch handed out and then superseded (a truncation at or below its last entry, or a snapshot)
+//   marks nothing stable when its write lands: a later write replaces its entries on disk, even when
+//   the same (index, term) is back in the log meanwhile (etcd-io/raft's ABA case)
 
 import { assert } from '../assert.js';
 import { asLogIndex, asTerm, type LogIndex, type Term } from '../ids.js';
@@ -28,6 +31,8 @@ export class RaftLog {
   private unstableSnapshotInProgress = false;
   /** The last unstable entry handed to the driver for persisting; later ones still have to be. */
   private inProgressThrough: LogIndex;
+  /** Batches handed out (takeEntriesToPersist) whose stableTo has not come yet, oldest first. */
+  private readonly batchesInFlight: { readonly lastIndex: LogIndex; superseded: boolean }[] = [];
   commitIndex: LogIndex;
   /** Highest index handed to the driver for applying. */
   appliedIndex: LogIndex;
@@ -66,6 +71,7 @@ export class RaftLog {
     this.unstableOffset = asLogIndex(snapshot.index + 1);
     this.unstableEntries = [];
     this.inProgressThrough = snapshot.index;
+    for (const batch of this.batchesInFlight) batch.superseded = true;
     this.commitIndex = snapshot.index;
     // Handing the snapshot to the driver is what brings the state machine to its index.
     this.appliedIndex = snapshot.index;
@@ -186,6 +192,7 @@ export class RaftLog {
     // Entries from here on that were handed out are superseded: the new ones must be handed out too.
     // (The write in flight still lands first, and the driver's next write replaces its tail.)
     if (first.index <= this.inProgressThrough) this.inProgressThrough = asLogIndex(first.index - 1);
+    for (const batch of this.batchesInFlight) if (first.index <= batch.lastIndex) batch.superseded = true;
     if (first.index >= this.unstableOffset) {
       this.unstableEntries.length = first.index - this.unstableOffset;
     } else {
@@ -215,14 +222,23 @@ export class RaftLog {
     assert(this.inProgressThrough >= this.unstableOffset - 1, 'entries before the unstable tail are stable or handed out');
     const entries = this.unstableEntries.slice(this.inProgressThrough + 1 - this.unstableOffset);
     this.inProgressThrough = this.lastIndex();
+    const last = entries.at(-1);
+    if (last !== undefined) this.batchesInFlight.push({ lastIndex: last.index, superseded: false });
     return entries;
   }
 
-  /** The driver persisted entries up to (index, term): they leave the unstable tail. */
+  /**
+   * The driver persisted the oldest batch handed out, up to (index, term): it leaves the unstable tail.
+   * Called once per non-empty takeEntriesToPersist(), in the same order.
+   */
   stableTo(index: LogIndex, term: Term): void {
+    const batch = this.batchesInFlight.shift();
+    assert(batch !== undefined, 'stableTo reports a batch handed out for persisting');
     // The tail may have been replaced while the driver was writing (a new leader's entries arrived);
-    // then the write is stale and the replacement still has to be persisted.
-    if (index < this.unstableOffset || this.term(index) !== term) return;
+    // then the write is stale and the replacement still has to be persisted. Comparing terms is not
+    // enough: a third leader may have put the very same (index, term) back while the replacing
+    // write is still in flight (or not handed out yet), and that write lands after this one.
+    if (batch.superseded || index < this.unstableOffset || this.term(index) !== term) return;
     assert(index <= this.inProgressThrough, 'only entries handed out for persisting become stable');
     this.unstableEntries = this.unstableEntries.slice(index + 1 - this.unstableOffset);
     this.unstableOffset = asLogIndex(index + 1);

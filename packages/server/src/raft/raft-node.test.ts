@@ -8,6 +8,7 @@ import { MemoryStorage } from '../testing/memory-storage.js';
 import { SeededRandom } from '../testing/seeded-random.js';
 import { entrySizeBytes, type HardState, type LogEntry } from './log-entry.js';
 import type { AppendEntries, AppendEntriesResponse, Message, RequestVote, RequestVoteResponse } from './messages.js';
+import { makeConfig } from './cluster-config.js';
 import { silentLogger } from './ports.js';
 import { defaultRaftLimits, RaftNode, type RaftLimits } from './raft-node.js';
 import type { Ready } from './ready.js';
@@ -302,6 +303,38 @@ describe('AppendEntries, follower side (Raft paper §5.3, Figure 2)', () => {
     expect(storage.allEntries()[2]).toEqual(entry(3, 2)); // kept, not rewritten
   });
 
+  test('a write in flight whose entries a newer leader replaced and a third restored (ABA) neither crashes the member nor counts as stable', () => {
+    // etcd-io/raft rawnode.go newStorageAppendRespMsg: the ABA case of asynchronous storage writes
+    const storage = storageWith([1, 1, 1, 1], { term: asTerm(1) });
+    const node = makeNode(storage);
+    node.step(appendEntries({ from: n2, term: 2, prevLogIndex: 4, prevLogTerm: 1, entries: [entry(5, 2), entry(6, 2), entry(7, 2), entry(8, 2)] }));
+    const first = node.ready();
+    node.advance(first); // its write is in flight from here on
+    node.step(appendEntries({ from: n3, term: 3, prevLogIndex: 6, prevLogTerm: 2, entries: [entry(7, 3)] }));
+    const second = node.ready();
+    node.advance(second);
+    // A leader of term 4 holds the term-2 entries: the log at 7-8 is (7, 2), (8, 2) again.
+    node.step(appendEntries({ from: n2, term: 4, prevLogIndex: 6, prevLogTerm: 2, entries: [entry(7, 2), entry(8, 2), entry(9, 4)], leaderCommit: 8 }));
+    storage.persist(first.hardState, first.entriesToPersist);
+    node.persisted(first);
+    storage.persist(second.hardState, second.entriesToPersist); // the disk now holds (7, 3) and no entry 8
+    node.persisted(second);
+    const third = node.ready();
+    expect(third.entriesToPersist.map((taken) => [taken.index, taken.term])).toEqual([
+      [7, 2],
+      [8, 2],
+      [9, 4],
+    ]);
+    // Committed, but only what is on this disk is applied: nothing past entry 6.
+    expect(Math.max(0, ...third.entriesToApply.map((applied) => applied.index))).toBeLessThanOrEqual(6);
+    node.advance(third);
+    storage.persist(third.hardState, third.entriesToPersist);
+    node.persisted(third);
+    expect(appendResponses(third.messagesToSend).at(-1)).toMatchObject({ to: n2, term: 4, success: true, matchIndex: 9 });
+    const { readies } = drain(node, storage);
+    expect(readies.flatMap((ready) => ready.entriesToApply).at(-1)?.index).toBe(8);
+  });
+
   test('a follower commits no further than the last entry the AppendEntries proved to match', () => {
     // Raft paper Figure 2 receiver rule 5
     const storage = storageWith([1, 1, 1, 1]);
@@ -513,6 +546,60 @@ describe('commit (Raft paper §5.3, §5.4.2)', () => {
     expect(leader.status().commitIndex).toBe(0);
     leader.step(appendResponse({ from: n2, term: 3, matchIndex: 3 }));
     expect(leader.status().commitIndex).toBe(3);
+  });
+});
+
+describe('writes in flight (thesis §10.2.1)', () => {
+  test('a leader counts itself toward commit only for entries on its own disk', () => {
+    // Raft thesis §10.2.1: the leader may replicate before its own write lands, but counts itself only once it has
+    const storage = new MemoryStorage();
+    const leader = electN1(storage);
+    drain(leader, storage); // the no-op (index 1) is on the leader's disk
+    leader.step(appendResponse({ from: n2, term: 1, matchIndex: 1 })); // n2 replicates from here on
+    drain(leader, storage);
+    expect(leader.status().commitIndex).toBe(1);
+    expect(leader.propose(new Uint8Array([7])).accepted).toBe(true);
+    const ready = leader.ready();
+    expect(ready.entriesToPersist.map((entry) => entry.index)).toEqual([2]);
+    expect(appendsTo(ready.messagesToSendNow, n2).length).toBeGreaterThan(0); // replicated while the write is in flight
+    leader.advance(ready);
+    leader.step(appendResponse({ from: n2, term: 1, matchIndex: 2 }));
+    // n2 and the leader's disk agree on index 1 only: entry 2 is on one voter's disk of three.
+    expect(leader.status().commitIndex).toBe(1);
+    storage.persist(ready.hardState, ready.entriesToPersist);
+    leader.persisted(ready);
+    expect(leader.status().commitIndex).toBe(2);
+  });
+
+  test('a single voter that wins alone sends its learners nothing before the Ready that persists its term lands', () => {
+    // Raft paper §5.1/Figure 2 (currentTerm is persisted before responding to RPCs), thesis §3.8, §10.2.1.
+    // Were its appends to leave early, a crash losing term 1 would let it lead term 1 a second time,
+    // and the learner would hold two different entries at one (index, term).
+    const learner = asNodeId('n4');
+    const storage = new MemoryStorage(
+      makeConfig([
+        { id: n1, address: '', role: 'voter' },
+        { id: learner, address: '', role: 'learner' },
+      ]),
+    );
+    const node = makeNode(storage);
+    for (let tick = 0; tick < 2 * electionTimeoutTicks && node.status().role !== 'leader'; tick++) node.tick();
+    expect(node.status()).toMatchObject({ role: 'leader', term: 1 });
+    const first = node.ready();
+    expect(first.hardState).toMatchObject({ term: 1, votedFor: n1 });
+    expect(first.messagesToSendNow).toEqual([]);
+    expect(appendsTo(first.messagesToSend, learner)).not.toEqual([]);
+    node.advance(first); // its write is in flight
+    node.tick(); // a heartbeat, still of a term not on disk
+    const second = node.ready();
+    expect(second.messagesToSendNow).toEqual([]);
+    expect(second.messagesToSend.some((message) => message.type === 'Heartbeat' && message.to === learner)).toBe(true);
+    node.advance(second);
+    storage.persist(first.hardState, first.entriesToPersist);
+    node.persisted(first);
+    node.tick(); // term 1 is durable now: the leader's messages leave at once
+    const third = node.ready();
+    expect(third.messagesToSendNow.some((message) => message.type === 'Heartbeat' && message.to === learner)).toBe(true);
   });
 });
 
