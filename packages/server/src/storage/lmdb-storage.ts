@@ -18,8 +18,8 @@
 //     open-environment.ts for why overlappingSync must be off); groups commit in order, so a resolved
 //     persist also means every earlier persist is durable;
 //   - a persist's writes are issued in one turn, so they are in one transaction: on disk whole or
-//     not at all (they are also ordered so that any prefix of them would still be a valid log:
-//     stale tail removed first, new entries next, hard state last);
+//     not at all; every check that could throw runs before the first write is issued, since lmdb-js
+//     would commit a batch that an exception left half-issued;
 //   - every index in [firstIndex, lastIndex] is either cached or on disk with the term the view
 //     holds (checked on every read: the pair of the checks made before the write); an entry not yet
 //     durable is never evicted from the cache;
@@ -434,23 +434,25 @@ export class LmdbStorage implements RaftStorage {
   }
 
   /**
-   * Issue one persist's writes (same turn: same transaction), in an order any prefix of which is a
-   * valid log, and resolve once lmdb-js reports their transaction committed and fsynced.
+   * Issue one persist's writes (same turn: same transaction) and resolve once lmdb-js reports their
+   * transaction committed and fsynced. Never called inside an LMDB transaction callback: there
+   * lmdb-js writes into the open transaction and resolves at once, before any commit.
    */
   private write(operation: PersistOperation): Promise<void> {
     const { log, meta } = this.environment;
     const startedAtMs = performance.now();
+    // Checks first: nothing may throw once the first write of this persist is issued.
+    assert(operation.encodedEntries.length === operation.entries.length, 'every entry has its encoding');
+    const hardStateBytes = this.hardStateUnwritten ? encodeHardState(this.hardState) : undefined;
+    assert(hardStateBytes === undefined || this.hardState.commitIndex <= this.lastIndex(), 'a written commit index is within the log written with or before it');
     let committed: Promise<unknown> | undefined;
     for (let index = operation.removeFrom; index <= operation.removeThrough; index++) committed = log.remove(index);
-    operation.entries.forEach((entry, position) => {
-      const encoded = operation.encodedEntries[position];
-      assert(encoded !== undefined, 'every entry has its encoding');
-      committed = log.put(entry.index, encoded);
-    });
-    if (this.hardStateUnwritten) {
-      assert(this.hardState.commitIndex <= this.lastIndex(), 'a written commit index is within the log written with or before it');
+    for (let position = 0; position < operation.entries.length; position++) {
+      committed = log.put((operation.entries[position] as LogEntry).index, operation.encodedEntries[position] as Uint8Array);
+    }
+    if (hardStateBytes !== undefined) {
       this.hardStateUnwritten = false;
-      committed = meta.put(metaKeys.hardState, encodeHardState(this.hardState));
+      committed = meta.put(metaKeys.hardState, hardStateBytes);
     }
     assert(committed !== undefined, 'a persist with something to write issued a write');
     const open = this.openGroup;
