@@ -27,6 +27,8 @@ interface SizeResult {
   readonly rssMiB: number;
   readonly encodeMs: number;
   readonly snapshotMiB: number;
+  /** beginEncode(): the copies and views a walk starts from. */
+  readonly beginMs: number;
   readonly incrementalMs: number;
   readonly incrementalSteps: number;
   readonly stepP50Ms: number;
@@ -140,7 +142,9 @@ function buildAndEncode(heldLocks: number, stepRecords: number): { bytes: Uint8A
   let stepCpuMaxMs = 0;
   let rssMax = rssMiB();
   let appliedDuring = 0;
+  const beginStarted = performance.now();
   const encoding = lockSnapshotCodec.beginEncode(machine);
+  const beginMs = performance.now() - beginStarted;
   for (let done = false; !done; ) {
     const cpuBefore = process.cpuUsage();
     const stepStarted = performance.now();
@@ -165,6 +169,7 @@ function buildAndEncode(heldLocks: number, stepRecords: number): { bytes: Uint8A
     rssMiB: rss / mebibyte,
     encodeMs,
     snapshotMiB: incremental.byteLength / mebibyte,
+    beginMs,
     incrementalMs: steps.reduce((sum, step) => sum + step, 0),
     incrementalSteps: steps.length,
     stepP50Ms: percentile(sortedSteps, 0.5),
@@ -220,6 +225,7 @@ function runParent(sizes: readonly number[], stepRecords: number, jsonPath: stri
     'RSS MiB': fixed(result.rssMiB),
     'encode ms': fixed(result.encodeMs),
     'snapshot MiB': fixed(result.snapshotMiB, 1),
+    'begin ms': fixed(result.beginMs, 1),
     'stepped ms': fixed(result.incrementalMs),
     steps: result.incrementalSteps,
     'step p50/p99/max ms': `${fixed(result.stepP50Ms, 1)}/${fixed(result.stepP99Ms, 1)}/${fixed(result.stepMaxMs, 1)}`,

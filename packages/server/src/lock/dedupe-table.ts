@@ -18,6 +18,7 @@
 
 import { assert } from '../assert.js';
 import type { CommandResult } from './lock-results.js';
+import { ownedText } from './text-rules.js';
 
 export interface DedupeEntry {
   readonly requestId: string;
@@ -49,7 +50,8 @@ export class DedupeTable {
   /** Remembers the first result of requestId, evicting the oldest entries beyond the bound. */
   record(requestId: string, index: number, result: CommandResult): void {
     assert(!this.entries.has(requestId), 'a request id is recorded once: retries are answered by lookup');
-    this.append({ requestId, index, result });
+    // Kept for up to maxEntries requests: a copy of the command's string (see ownedText).
+    this.append({ requestId: ownedText(requestId), index, result });
     this.evictBeyond(this.maxEntries);
     assert(this.entries.size <= this.maxEntries, 'the dedupe table stays within its bound');
   }

@@ -25,7 +25,7 @@ export class SessionRecord {
   heldCount = 0;
   /** Records whose queue holds this session; iteration order is not relied on (see endSession). */
   readonly waits = new Set<LockRecord>();
-  /** Position in the sessions section of the snapshot being written; -1 when not in one. */
+  /** Position in the sessions section of the latest snapshot walk that wrote it (-1: none yet); a walk checks it against its own list. */
   snapshotOrdinal = -1;
 
   constructor(

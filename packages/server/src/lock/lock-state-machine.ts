@@ -47,7 +47,7 @@ import { LockSnapshotLoader, type RestoredLockState } from './lock-snapshot-load
 import { isLockKind, lockKinds, LockTable } from './lock-table.js';
 import { partsOfPlainSnapshot } from './plain-snapshot.js';
 import type { LockInfo, LockStats, SessionInfo } from './lock-views.js';
-import { nameProblem, utf8ByteLength } from './text-rules.js';
+import { nameProblem, ownedText, utf8ByteLength } from './text-rules.js';
 
 export type { LockCommand, LockKind, LockLimits } from './lock-commands.js';
 export { defaultLockLimits } from './lock-commands.js';
@@ -182,7 +182,7 @@ export class LockStateMachine {
     // The index is unique and the same on every member: a deterministic id without randomness.
     const sessionId = String(index);
     assert(!this.sessions.has(sessionId), 'session ids are unique because indexes are');
-    this.sessions.set(sessionId, new SessionRecord(sessionId, ttlMs, clientName, index, leaderTimeMs));
+    this.sessions.set(sessionId, new SessionRecord(sessionId, ttlMs, ownedText(clientName), index, leaderTimeMs));
     return success({ sessionId, ttlMs, createdIndex: index });
   }
 
@@ -256,15 +256,18 @@ export class LockStateMachine {
     if (session.waits.size >= this.limits.maxWaitsPerSession) {
       return failure('RATE_LIMITED', `session ${session.sessionId} already waits on ${this.limits.maxWaitsPerSession} locks`);
     }
-    const { requestId, metadata, value } = command;
+    // The waiter and the record keep their own copies of the command's strings (see ownedText).
+    const requestId = ownedText(command.requestId);
+    const metadata = ownedText(command.metadata);
+    const value = ownedText(command.value);
     const waiter: LockWaiter = { session, requestId, sinceIndex: index, metadata, value };
     this.beforeChange(record);
     const waiters = record.waiters ?? (record.waiters = []);
     waiters.push(waiter);
     session.waits.add(record);
     this.waiterCount++;
-    events.push({ index, type: 'queued', ...eventPayload(kind, metadata, value), name, sessionId: session.sessionId, requestId });
-    return success({ state: 'queued', kind, name, position: waiters.length });
+    events.push({ index, type: 'queued', ...eventPayload(record.kind, metadata, value), name: record.name, sessionId: session.sessionId, requestId });
+    return success({ state: 'queued', kind: record.kind, name: record.name, position: waiters.length });
   }
 
   private checkAcquireArguments(command: AcquireCommand): CommandResult<AcquireValue> | undefined {
@@ -290,16 +293,19 @@ export class LockStateMachine {
   }
 
   private grantFreeLock(index: number, session: SessionRecord, command: AcquireCommand, events: LockEvent[]): CommandResult<AcquireValue> {
-    const { kind, name } = command;
     if (this.tables.lock.size + this.tables.election.size >= this.limits.maxLocks) {
       return failure('RATE_LIMITED', `the cluster already has ${this.limits.maxLocks} locks and elections`);
     }
-    // A record made during a snapshot walk carries the walk's epoch: the walk leaves it out.
-    const record = newLockRecord(kind, name, session, index, 0, this.leaderTimeMs, command.metadata, command.value, this.snapshotCursor?.epoch ?? 0);
+    // The table's own kind string, and copies of the command's strings (see ownedText), so the
+    // record keeps nothing of the decoded command alive. A record made during a snapshot walk
+    // carries the walk's epoch: the walk leaves it out.
+    const table = this.tables[command.kind];
+    const name = ownedText(command.name);
+    const record = newLockRecord(table.kind, name, session, index, 0, this.leaderTimeMs, ownedText(command.metadata), ownedText(command.value), this.snapshotCursor?.epoch ?? 0);
     this.grantTo(index, record, session);
-    this.tables[kind].insert(record);
+    table.insert(record);
     this.pushGrantEvents(index, record, command.requestId, events);
-    return success({ state: 'acquired', kind, name, token: index, sessionId: session.sessionId });
+    return success({ state: 'acquired', kind: table.kind, name, token: index, sessionId: session.sessionId });
   }
 
   private cancelWait(index: number, sessionId: string, kind: LockKind, name: string, events: LockEvent[]): CommandResult<CancelWaitValue> {
@@ -360,7 +366,7 @@ export class LockStateMachine {
       return failure('NOT_HOLDER', `session ${sessionId} with token ${String(token)} does not lead election ${JSON.stringify(name)}`);
     }
     this.beforeChange(record);
-    record.value = value;
+    record.value = ownedText(value);
     events.push({ index, type: 'value', kind: 'election', name, sessionId, token, value });
     return success({ proclaimed: true });
   }

@@ -1,7 +1,7 @@
-// Unit tests of the string rules: UTF-8 sizes as an encoder counts them, and the name rule of SPEC §4.
+// Unit tests of the string rules: UTF-8 sizes as an encoder counts them, the name rule of SPEC §4, and owned copies.
 
 import { describe, expect, test } from 'vitest';
-import { nameProblem, utf8ByteLength } from './text-rules.js';
+import { nameProblem, ownedText, utf8ByteLength } from './text-rules.js';
 
 describe('utf8ByteLength', () => {
   test.each(['', 'ascii', 'é', '€uro', '🔒 lock', 'a\ud800b', '\udc00', 'x'.repeat(300), '日本語/ロック'])('counts %j as TextEncoder does', (text) => {
@@ -26,5 +26,13 @@ describe('nameProblem', () => {
     expect(nameProblem('\ud83d', 256, false)).toMatch(/surrogate/);
     expect(nameProblem('\ude00x', 256, false)).toMatch(/surrogate/);
     expect(nameProblem('\ud83d\udd12', 256, false)).toBeUndefined();
+  });
+});
+
+describe('ownedText', () => {
+  test('returns the same text for every string, short, long, non-ASCII or with lone surrogates', () => {
+    for (const text of ['', 'a', 'orders/42', 'orders/customer-42/item-7', 'ünïcødé ✓ 😀 and some more', 'lone \ud800 surrogate here', '"quoted\\"\n']) {
+      expect(ownedText(text)).toBe(text);
+    }
   });
 });

@@ -63,3 +63,25 @@ export function nameProblem(name: string, maxBytes: number, allowEmpty: boolean)
   if (utf8ByteLength(name) > maxBytes) return `must be at most ${maxBytes} bytes of UTF-8`;
   return undefined;
 }
+
+/**
+ * Strings at least this long may be a slice of another string: V8 copies shorter slices, and shares
+ * the characters of longer ones with the string they were cut from.
+ */
+const slicedStringMinLength = 13;
+
+/**
+ * A copy of text that shares no memory with any other string, for strings the state keeps for long
+ * (lock names, metadata, values, request ids, client names). Strings that msgpackr decodes are cut
+ * from a string holding every string of the message, and one kept alive keeps the whole message's
+ * text alive: 220 bytes more per held lock, measured (459 instead of ~240 per lock at 1M locks).
+ * A JSON round trip is the quickest full copy JavaScript offers (~0.3 µs), and exact for every
+ * string, lone surrogates included. Short strings are copied by V8 already and returned as they are.
+ */
+export function ownedText(text: string): string {
+  if (text.length < slicedStringMinLength) return text;
+  const copy = JSON.parse(JSON.stringify(text)) as unknown;
+  assert(copy === text, 'an owned copy has the same text');
+  return copy;
+}
+
