@@ -23,34 +23,13 @@ import { Packr, Unpackr } from 'msgpackr';
 import { assert } from '../assert.js';
 import { defaultLockLimits } from '../lock/lock-commands.js';
 import { LockStateMachine, type LockSnapshot, type LockSnapshotCursor, type LockSnapshotPart } from '../lock/lock-state-machine.js';
-import type { StateMachineCodec } from './raft-driver.js';
+import type { SnapshotEncoding, StateMachineCodec } from './raft-driver.js';
 
 const snapshotPackr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 const snapshotUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 
 /** Bytes copied into the result per record of step budget while the bytes are assembled. */
 const assemblyBytesPerRecord = 64;
-
-/** A snapshot being written a few records at a time. */
-export interface SnapshotEncoding {
-  /** The applied index whose state the bytes hold (the state machine's at beginEncode). */
-  readonly index: number;
-  /**
-   * Does a bounded slice of work: writes up to about maxRecords records (a lock counts one plus
-   * its waiters), or once all are written copies up to maxRecords × 64 bytes into the result.
-   * Returns true when result() is ready. Apply entries between steps as usual.
-   */
-  step(maxRecords: number): boolean;
-  /** The snapshot bytes; only once step() returned true. */
-  result(): Uint8Array;
-  /** Gives up: the state machine stops keeping pre-images for it. Safe to call at any time. */
-  abort(): void;
-}
-
-export interface LockSnapshotCodec extends StateMachineCodec {
-  /** Starts writing the state machine's state as of its current applied index. */
-  beginEncode(stateMachine: LockStateMachine): SnapshotEncoding;
-}
 
 class LockSnapshotEncoding implements SnapshotEncoding {
   readonly index: number;
@@ -151,7 +130,7 @@ function decode(data: Uint8Array): LockStateMachine {
   return LockStateMachine.restore(plain, defaultLockLimits);
 }
 
-export const lockSnapshotCodec: LockSnapshotCodec = {
+export const lockSnapshotCodec: StateMachineCodec = {
   encode,
   decode,
   beginEncode: (stateMachine) => new LockSnapshotEncoding(stateMachine),

@@ -63,13 +63,19 @@ export interface DurableLog extends RaftStorage {
   readSnapshotChunk(chunk: number): { readonly metadata: SnapshotMetadata; readonly totalBytes: number; readonly data: Uint8Array };
 }
 
-/** A snapshot being written a slice at a time while entries keep applying (the state as of `index`). */
+/** A snapshot being written a slice at a time while entries keep applying. */
 export interface SnapshotEncoding {
+  /** The applied index whose state the bytes hold (the state machine's at beginEncode). */
   readonly index: number;
-  /** A bounded slice of work (about maxRecords records); true once result() is ready. */
+  /**
+   * Does a bounded slice of work: writes up to about maxRecords records (a lock counts one plus
+   * its waiters), or once all are written copies up to maxRecords × 64 bytes into the result.
+   * Returns true when result() is ready. Apply entries between steps as usual.
+   */
   step(maxRecords: number): boolean;
+  /** The snapshot bytes; only once step() returned true. */
   result(): Uint8Array;
-  /** Gives up; the state machine stops keeping pre-images for it. */
+  /** Gives up: the state machine stops keeping pre-images for it. Safe to call at any time. */
   abort(): void;
 }
 
@@ -141,6 +147,8 @@ const maxExpiriesPerSweep = 1000;
 const snapshotLogBytesPerSnapshotByte = 0.5;
 /** Records a snapshot slice writes between event-loop turns (a few milliseconds of work). */
 const snapshotRecordsPerSlice = 4096;
+/** Name lookups a restored state machine builds per idle slice. */
+const lookupFillRecordsPerSlice = 16_384;
 
 interface PendingConfigChange {
   readonly term: number;
@@ -253,6 +261,20 @@ export class RaftDriver {
     }, tickIntervalMs);
     this.expiryTimer = setInterval(() => this.proposeExpiries(), expirySweepIntervalMs);
     this.scheduleReady();
+    this.fillLookupsWhileIdle();
+  }
+
+  /**
+   * A state machine restored from a snapshot builds its name lookups lazily (restore stays fast);
+   * finish them a slice per turn so lookups stop paying a binary search soon after a restart.
+   */
+  private fillLookupsWhileIdle(): void {
+    const machine = this.stateMachine;
+    const fillSlice = () => {
+      if (this.stopped || this.stateMachine !== machine) return;
+      if (!machine.fillLookups(lookupFillRecordsPerSlice)) setImmediate(fillSlice);
+    };
+    setImmediate(fillSlice);
   }
 
   async stop(): Promise<void> {
@@ -625,6 +647,7 @@ export class RaftDriver {
     // them, and a member installing a snapshot is a follower, so they were failed on step-down.
     if (this.softState.role === 'leader') this.leases.startAll(this.stateMachine.sessionTtls(), this.options.clock.monotonicMs());
     this.options.logger.info({ index: metadata.index, term: metadata.term, bytes: staged.data.byteLength }, 'installed snapshot from leader');
+    this.fillLookupsWhileIdle();
     for (const listener of this.snapshotListeners) listener(metadata.index);
   }
 
