@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { nanoid } from 'nanoid';
 import WebSocket, { type ClientOptions, type RawData } from 'ws';
 import {
-  corkForTurn,
+  corkForBurst,
   decodeFrame,
   encodeFrame,
   isRetriable,
@@ -281,7 +281,7 @@ export class Connection {
     call.firstSentAtMs ??= nowMs;
     call.lastSentAtMs = nowMs;
     call.outstandingOn = socket;
-    corkForTurn(socket); // calls made in one turn leave in one write
+    corkForBurst(socket); // calls made in one burst leave in one write
     socket.send(encodeFrame({ id: call.id, op: call.op, args: call.args }), { binary: true }, (error) => {
       // A failed write means the socket is going away; its close handler re-sends the call.
       if (error && socket === this.socket) this.dropSocket();

@@ -66,4 +66,4 @@ export {
   type DecodedSnapshotFileHeader,
 } from './snapshot-file.js';
 export { encodeFrame, decodeFrame, FrameDecodeError } from './frame-codec.js';
-export { corkForTurn } from './turn-cork.js';
+export { corkForBurst } from './burst-cork.js';

@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { nanoid } from 'nanoid';
 import {
-  corkForTurn,
+  corkForBurst,
   decodeFrame,
   encodeFrame,
   FrameDecodeError,
@@ -194,7 +194,7 @@ export class ClientApi {
       if (frame.byteLength > protocolLimits.maxFrameBytes && 'id' in message) {
         frame = encodeFrame({ id: message.id, ok: false, error: new TooLargeError('the result exceeds the 1 MiB frame limit; ask for fewer items (limit) or a narrower prefix').toWire() });
       }
-      corkForTurn(socket);
+      corkForBurst(socket);
       socket.send(frame, { binary: true });
     };
 

@@ -139,6 +139,8 @@ class ScriptedPeers implements PeerTransport {
 
   setPeers(): void {}
 
+  flush(): void {} // replies are delivered as they are sent
+
   async close(): Promise<void> {}
 
   private replyTo(message: Message): { kind: ReplyKind; message: Message } | undefined {

@@ -554,6 +554,7 @@ export class RaftDriver {
         if (ready.messagesToSendNow.length > 0) this.transport?.send(ready.messagesToSendNow);
         this.handOver(ready);
       }
+      this.transport?.flush();
       this.updateGauges();
     } finally {
       this.readyLoopRunning = false;
@@ -605,6 +606,7 @@ export class RaftDriver {
       this.node.persisted(ready);
       if (ready.messagesToSend.length > 0) this.transport?.send(ready.messagesToSend);
     }
+    this.transport?.flush(); // acknowledgements leave now: a leader is waiting on them to commit
     if (this.writesInFlight.length === 0) {
       for (const resolve of this.writesDrained.splice(0)) resolve();
     }

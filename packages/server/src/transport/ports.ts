@@ -11,6 +11,11 @@ import type { Message } from '../raft/messages.js';
 export interface PeerTransport {
   /** Queue messages for their addressees; never blocks, never throws for an unreachable peer (Raft retries). */
   send(messages: readonly Message[]): void;
+  /**
+   * Write out what send() queued now rather than at the end of the turn: the driver calls it once
+   * its Ready loop has run, so appends do not wait a whole event-loop iteration to leave.
+   */
+  flush(): void;
   /** Replace the address book (membership changes later). */
   setPeers(peers: ReadonlyMap<NodeId, string /* host:port */>): void;
   close(): Promise<void>;

@@ -379,7 +379,8 @@ export class WsPeerTransport implements PeerTransport {
     this.closingLinks.add(closing);
   }
 
-  private flush(): void {
+  flush(): void {
+    if (this.flushImmediate !== undefined) clearImmediate(this.flushImmediate);
     this.flushImmediate = undefined;
     for (const link of this.links.values()) link.flush();
   }
