@@ -18,6 +18,7 @@ export interface SeedRangeSummary {
     snapshotsTaken: number;
     snapshotsInstalled: number;
     diskStalls: number;
+    disconnectHints: number;
   };
   readonly recoveryMsMax: number;
 }
@@ -41,7 +42,7 @@ export function runSeedRange(firstSeed: number, count: number, overrides: Partia
   const byNodeCount: Record<3 | 5, number> = { 3: 0, 5: 0 };
   const byFault: Record<FaultKind, number> = { drop: 0, duplicate: 0, reorder: 0, partition: 0, oneWayPartition: 0, crash: 0, transfer: 0, membership: 0, snapshot: 0, diskStall: 0 };
   const failures: SimulationResult[] = [];
-  const totals = { proposalsAcknowledged: 0, crashes: 0, partitions: 0, messagesDropped: 0, readsReleased: 0, configChanges: 0, snapshotsTaken: 0, snapshotsInstalled: 0, diskStalls: 0 };
+  const totals = { proposalsAcknowledged: 0, crashes: 0, partitions: 0, messagesDropped: 0, readsReleased: 0, configChanges: 0, snapshotsTaken: 0, snapshotsInstalled: 0, diskStalls: 0, disconnectHints: 0 };
   let recoveryMsMax = 0;
   for (let seed = firstSeed; seed < firstSeed + count; seed++) {
     const options = swarmOptions(seed, overrides);
@@ -56,6 +57,7 @@ export function runSeedRange(firstSeed: number, count: number, overrides: Partia
     totals.configChanges += result.stats.configChangesCommitted;
     totals.snapshotsTaken += result.stats.snapshotsTaken;
     totals.snapshotsInstalled += result.stats.snapshotsInstalled;
+    totals.disconnectHints += result.stats.disconnectHints;
     totals.diskStalls += result.stats.diskStalls;
     recoveryMsMax = Math.max(recoveryMsMax, result.recoveryMs ?? 0);
     if (result.violations.length > 0) failures.push(result);
@@ -72,7 +74,7 @@ export function describeSummary(summary: SeedRangeSummary, label: string): strin
     `${label}: ${summary.seedsRun} seeds ran (3 members: ${summary.byNodeCount[3]}, 5 members: ${summary.byNodeCount[5]}); ` +
     `seeds with each fault: ${faults}; acknowledged proposals ${summary.totals.proposalsAcknowledged}, crashes ${summary.totals.crashes}, ` +
     `partitions ${summary.totals.partitions}, reads checked ${summary.totals.readsReleased}, membership changes committed ` +
-    `${summary.totals.configChanges}, snapshots taken ${summary.totals.snapshotsTaken} / installed from a leader ${summary.totals.snapshotsInstalled}, disk stalls ${summary.totals.diskStalls}; slowest recovery ${summary.recoveryMsMax} ms; ` +
+    `${summary.totals.configChanges}, snapshots taken ${summary.totals.snapshotsTaken} / installed from a leader ${summary.totals.snapshotsInstalled}, disk stalls ${summary.totals.diskStalls}, lost-connection hints ${summary.totals.disconnectHints}; slowest recovery ${summary.recoveryMsMax} ms; ` +
     `${summary.failures.length} failed`
   );
 }

@@ -46,6 +46,7 @@ type SimEvent =
   | { readonly kind: 'healLinks'; readonly links: readonly string[] }
   | { readonly kind: 'crash' }
   | { readonly kind: 'restart'; readonly nodeId: NodeId }
+  | { readonly kind: 'peerDisconnected'; readonly nodeId: NodeId; readonly peerId: NodeId }
   | { readonly kind: 'transfer' }
   | { readonly kind: 'membershipChange' }
   | { readonly kind: 'startLivenessPhase' }
@@ -119,6 +120,8 @@ export interface SimulationStats {
   snapshotsTaken: number;
   snapshotsInstalled: number;
   diskStalls: number;
+  /** Lost-connection hints delivered (a crash, or a partition that resets connections). */
+  disconnectHints: number;
 }
 
 export interface SimulationResult {
@@ -196,6 +199,7 @@ export class Simulation {
     snapshotsTaken: 0,
     snapshotsInstalled: 0,
     diskStalls: 0,
+    disconnectHints: 0,
   };
 
   constructor(private readonly options: SimulationOptions, private readonly traceAll = false) {
@@ -320,6 +324,8 @@ export class Simulation {
         return this.onCrash();
       case 'restart':
         return this.onRestart(event.nodeId);
+      case 'peerDisconnected':
+        return this.onPeerDisconnected(event.nodeId, event.peerId);
       case 'transfer':
         return this.onTransfer();
       case 'membershipChange':
@@ -655,6 +661,14 @@ export class Simulation {
     this.stats.partitions++;
     this.record(`partition ${[...minority].join(',')} | rest`);
     this.cut(links, this.random.between(100, 3000));
+    // Some partitions reset the connections they cut (a proxy or firewall that sends RST): both
+    // sides hear of it, though every member is alive — the hint must not disturb a live leader.
+    if (this.random.chance(0.5)) {
+      for (const link of links) {
+        const [from, to] = link.split('->') as [NodeId, NodeId];
+        this.queue.push(this.nowMs + this.random.between(1, 5), { kind: 'peerDisconnected', nodeId: to, peerId: from });
+      }
+    }
   }
 
   private onOneWayCut(): void {
@@ -698,6 +712,10 @@ export class Simulation {
   }
 
   private crashMember(member: Member): void {
+    // Its connections close with it: the others hear of it unless the link is cut (no FIN gets through).
+    for (const id of this.liveIds()) {
+      if (id !== member.id && !this.isCut(member.id, id)) this.queue.push(this.nowMs + this.random.between(1, 5), { kind: 'peerDisconnected', nodeId: id, peerId: member.id });
+    }
     member.node = undefined;
     member.incarnation++;
     member.writesInFlight.length = 0;
@@ -706,6 +724,14 @@ export class Simulation {
     member.pendingProposals.clear();
     member.pendingReads.clear();
     member.role = 'follower';
+  }
+
+  private onPeerDisconnected(nodeId: NodeId, peerId: NodeId): void {
+    const member = this.member(nodeId);
+    if (!member.node) return;
+    this.stats.disconnectHints++;
+    member.node.peerDisconnected(peerId);
+    this.afterActivity(member);
   }
 
   private onRestart(nodeId: NodeId): void {

@@ -156,11 +156,12 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     // Dial peers with wss://, presenting our certificate (mutual TLS when they verify with a CA).
     tls: config.tls === undefined ? undefined : { cert: config.tls.cert, key: config.tls.key, ...(config.tls.ca === undefined ? {} : { ca: config.tls.ca }) },
     onMessage: (message) => driver.step(message),
+    onPeerDisconnected: (peerId) => driver.peerDisconnected(peerId),
     logger,
     limits: { maxQueuedMessagesPerPeer: 10_000, maxFrameBytes: 16 * 1024 * 1024, reconnectBackoffMinMs: 50, reconnectBackoffMaxMs: 1000 },
   });
   driver.attachTransport(transport);
-  const clientApi = new ClientApi({ driver, clock, logger, metrics, nodeId: config.nodeId, address: config.advertise, maxWatchHistoryEvents: 100_000, clientTokens: config.clientTokens });
+  const clientApi = new ClientApi({ driver, clock, logger, metrics, nodeId: config.nodeId, address: config.advertise, maxWatchHistoryEvents: 100_000, clientTokens: config.clientTokens, leaderWaitMs: Math.min(5_000, 2 * config.electionTimeoutMs) });
   for (const warning of config.tls?.warnings ?? []) logger.warn({ warning }, 'TLS configuration');
   const httpServer = createHttpServer({
     clientApi,

@@ -108,6 +108,7 @@ async function startFixture(): Promise<Fixture> {
     nodeId: 'n1',
     address: '127.0.0.1:0',
     maxWatchHistoryEvents: 1000,
+    leaderWaitMs: 300,
   });
   const server = createServer();
   server.on('upgrade', (request, socket, head) => api.handleUpgrade(request, socket, head));
@@ -280,6 +281,32 @@ describe('closing', () => {
     expect(answered).toBe(false);
     fixture.driver.become('follower', 'n2');
     expect(await withinMs(reply, 1_000, 'the held answer')).toMatchObject({ ok: false, error: { code: 'NOT_LEADER', leader: InstantDriver.otherLeaderAddress } });
+  });
+
+  test('a member that knows no leader holds "retry later" until one is elected, then names it', async () => {
+    const fixture = await startFixture();
+    const client = await TestClient.connect(fixture);
+    const session = await client.ok('session.open', { ttlMs: 10_000 });
+    fixture.driver.become('follower', ''); // its leader just went away; an election is under way
+    fixture.driver.refusal = new UnavailableError('no leader is known yet; retry shortly');
+    let answered = false;
+    const reply = client.request('lock.acquire', { sessionId: session.sessionId, name: 'a', mode: 'try' }).finally(() => (answered = true));
+    await sleep(30);
+    expect(answered).toBe(false);
+    fixture.driver.become('follower', 'n2');
+    expect(await withinMs(reply, 1_000, 'the held answer')).toMatchObject({ ok: false, error: { code: 'NOT_LEADER', leader: InstantDriver.otherLeaderAddress } });
+  });
+
+  test('with no leader elected within leaderWaitMs the held answer goes out as it was', async () => {
+    const fixture = await startFixture();
+    const client = await TestClient.connect(fixture);
+    const session = await client.ok('session.open', { ttlMs: 10_000 });
+    fixture.driver.become('follower', '');
+    fixture.driver.refusal = new UnavailableError('no leader is known yet; retry shortly');
+    const startedMs = performance.now();
+    const reply = await withinMs(client.request('lock.acquire', { sessionId: session.sessionId, name: 'a', mode: 'try' }), 2_000, 'the held answer');
+    expect(reply).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
+    expect(performance.now() - startedMs).toBeGreaterThanOrEqual(250); // leaderWaitMs is 300 here
   });
 
   test('after close() new upgrades are refused', async () => {

@@ -53,6 +53,8 @@ export interface ClientApiOptions {
   readonly nodeId: string;
   readonly address: string;
   readonly maxWatchHistoryEvents: number;
+  /** How long a member with no known leader holds "retry later" answers waiting for one to be elected. */
+  readonly leaderWaitMs: number;
   /** When set, every connection must present a bearer token, and its role limits the ops it may use. */
   readonly clientTokens: ClientTokens | undefined;
 }
@@ -268,7 +270,12 @@ export class ClientApi {
             this.options.metrics.clientRequests.inc({ op: request.op, code: serviceError.code });
             send({ id: request.id, ok: false, error: serviceError.toWire() });
           };
-          const answer = this.handOff.answer(this.asServiceError(error, request.op));
+          const serviceError = this.asServiceError(error, request.op);
+          // A member that knows no leader (its leader just died, an election is under way) holds
+          // "retry later" for up to leaderWaitMs and then names the new leader: the client moves to
+          // it the moment it is elected instead of backing off through the endpoints.
+          if (serviceError.code === 'UNAVAILABLE' && this.options.driver.role().leaderId === '' && !this.handOff.active) this.handOff.begin(this.options.leaderWaitMs);
+          const answer = this.handOff.answer(serviceError);
           if (answer instanceof Promise) void answer.then(reply);
           else reply(answer);
         },

@@ -1,5 +1,6 @@
-// LeaderHandOff: how the client API answers while this member hands leadership to another (the
-// SIGTERM path, SPEC §2). From begin() until a successor is known, an answer that would only say
+// LeaderHandOff: how the client API answers while leadership moves: this member hands it to another
+// (the SIGTERM path, SPEC §2), or this member lost its leader and an election is under way. From
+// begin() until a successor is known, an answer that would only say
 // "retry later" — UNAVAILABLE for a proposal refused while the transfer runs, or for "no leader
 // known" in the moment between stepping down and the new leader's first append — is held back; the
 // moment a successor is known it goes out as NOT_LEADER naming that successor, so the client moves
@@ -90,7 +91,7 @@ export class LeaderHandOff {
     if (this.windowEndsAtMs === undefined) return;
     const successor = this.successorAddress();
     if (successor === undefined) return;
-    this.logger.info({ successor, heldAnswers: this.held.size }, 'leadership handed off; redirecting clients to the successor');
+    this.logger.info({ successor, heldAnswers: this.held.size }, 'a new leader is known; redirecting held answers to it');
     // The hand-off is done: later answers are a follower's usual NOT_LEADER, nothing to hold.
     this.end();
   }

@@ -603,6 +603,82 @@ describe('writes in flight (thesis §10.2.1)', () => {
   });
 });
 
+describe('a lost connection to the leader (PreVote, thesis §9.6)', () => {
+  function followerOf(leader: NodeId, seed: number, preVote = true): { node: RaftNode; storage: MemoryStorage } {
+    const storage = new MemoryStorage();
+    const node = makeNode(storage, { seed, preVote });
+    node.step({ type: 'Heartbeat', from: leader, to: n1, term: asTerm(1), leaderCommit: asLogIndex(0), round: 1 });
+    drain(node, storage);
+    expect(node.status()).toMatchObject({ role: 'follower', leaderId: leader });
+    return { node, storage };
+  }
+
+  function ticksUntilPreVote(node: RaftNode, storage: MemoryStorage): number {
+    for (let tick = 1; tick <= 3 * electionTimeoutTicks; tick++) {
+      node.tick();
+      if (drain(node, storage).messages.some((message) => message.type === 'RequestVote' && message.preVote)) return tick;
+    }
+    return Infinity;
+  }
+
+  test('a follower that loses its leader probes within [T/4, T) of losing it instead of [T, 2T) of last hearing it', () => {
+    const waits = new Set<number>();
+    for (let seed = 1; seed <= 40; seed++) {
+      const { node, storage } = followerOf(n2, seed);
+      node.peerDisconnected(n2);
+      const ticks = ticksUntilPreVote(node, storage);
+      expect(ticks).toBeGreaterThanOrEqual(Math.floor(electionTimeoutTicks / 4));
+      expect(ticks).toBeLessThanOrEqual(electionTimeoutTicks);
+      expect(node.status().term).toBe(1); // a probe, not an election: the term is unchanged
+      waits.add(ticks);
+    }
+    expect(waits.size, 'the wait is random, so two followers rarely probe at once').toBeGreaterThan(3);
+  });
+
+  test('without the hint the same follower waits at least a whole election timeout', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const { node, storage } = followerOf(n2, seed);
+      expect(ticksUntilPreVote(node, storage)).toBeGreaterThanOrEqual(electionTimeoutTicks);
+    }
+  });
+
+  test("losing a connection to a peer that is not the leader, or without PreVote, changes nothing", () => {
+    for (const [peer, preVote] of [
+      [n3, true],
+      [n2, false],
+    ] as const) {
+      const { node, storage } = followerOf(n2, 3, preVote);
+      node.peerDisconnected(peer);
+      for (let tick = 1; tick < electionTimeoutTicks; tick++) {
+        node.tick();
+        expect(drain(node, storage).messages.filter((message) => message.type === 'RequestVote')).toEqual([]);
+      }
+    }
+  });
+
+  test('a follower that lost the leader too grants the probe at once: its lease on the leader ended with the connection', () => {
+    // thesis §9.6: PreVote is granted when the voter has not heard from a leader within the timeout
+    const { node, storage } = followerOf(n2, 5);
+    node.peerDisconnected(n2);
+    node.step(requestVote({ from: n3, term: 2, lastLogIndex: 0, lastLogTerm: 0, preVote: true }));
+    const replies = drain(node, storage).messages.filter((message): message is RequestVoteResponse => message.type === 'RequestVoteResponse');
+    expect(replies).toMatchObject([{ to: n3, preVote: true, voteGranted: true }]);
+    expect(node.status().term).toBe(1);
+  });
+
+  test('a follower that still hears the leader refuses the probe of one that lost its connection', () => {
+    // thesis §6.2 leader lease: a dropped connection alone never disturbs a live leader
+    const storage = new MemoryStorage();
+    const node = makeNode(storage);
+    node.step({ type: 'Heartbeat', from: n2, to: n1, term: asTerm(1), leaderCommit: asLogIndex(0), round: 1 });
+    drain(node, storage);
+    node.step(requestVote({ from: n3, term: 2, lastLogIndex: 0, lastLogTerm: 0, preVote: true }));
+    const replies = drain(node, storage).messages.filter((message): message is RequestVoteResponse => message.type === 'RequestVoteResponse');
+    expect(replies.every((reply) => !reply.voteGranted)).toBe(true);
+    expect(node.status()).toMatchObject({ term: 1, leaderId: n2 });
+  });
+});
+
 describe('determinism', () => {
   /**
    * Three nodes on a tiny network: every tick, each node ticks and its Ready is handled; messages are

@@ -291,6 +291,12 @@ export class RaftDriver {
     this.scheduleReady();
   }
 
+  /** The transport lost a peer's connection: a follower may look for a new leader sooner (RaftNode.peerDisconnected). */
+  peerDisconnected(peerId: NodeId): void {
+    if (this.stopped) return;
+    this.node.peerDisconnected(peerId);
+  }
+
   /** An InstallSnapshot whose bytes the transport has received in full. */
   stepSnapshot(message: InstallSnapshot, data: Uint8Array): void {
     if (this.stopped) return;

@@ -89,6 +89,8 @@ export interface WsPeerTransportOptions {
   readonly tls: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer } | undefined;
   /** Called for each decoded, validated inbound message whose `to` is this node. */
   onMessage(message: Message): void;
+  /** A peer's connection to us closed and no newer one replaced it (its process most likely went away). */
+  onPeerDisconnected?(peerId: NodeId): void;
   readonly logger: Logger;
   readonly limits: WsPeerTransportLimits;
 }
@@ -406,7 +408,9 @@ export class WsPeerTransport implements PeerTransport {
       this.options.logger.warn({ peerId, error: error.message }, 'peer connection error');
     });
     socket.on('close', () => {
-      if (this.inbound.get(peerId) === socket) this.inbound.delete(peerId);
+      if (this.inbound.get(peerId) !== socket) return; // replaced by a newer connection
+      this.inbound.delete(peerId);
+      if (!this.closed) this.options.onPeerDisconnected?.(peerId);
     });
   }
 
