@@ -9,6 +9,11 @@ import { connect } from '@raftlock/client';
 import { expect, test } from 'vitest';
 import { LocalCluster } from './local-cluster.js';
 
+/** ~1 KiB of metadata that differs per lock, so a chunk mixed up in the backup would show. */
+function bulkMetadata(position: number): string {
+  return `${position}:`.padEnd(1000, String.fromCharCode(97 + (position % 26)));
+}
+
 test('a backup saved from a live cluster restores into a new cluster with the same holders and tokens, and tokens keep increasing', async () => {
   const backupDir = await mkdtemp(join(tmpdir(), 'raftlock-backup-'));
   const backupFile = join(backupDir, 'cluster.raftlock');
@@ -21,8 +26,11 @@ test('a backup saved from a live cluster restores into a new cluster with the sa
         const session = await client.session({ ttlMs: 300_000, name: 'backup-holder' });
         for (let cycle = 0; cycle < 150; cycle++) await (await session.lock('backup/churn')).release();
         heldToken = (await session.lock('backup/held', { metadata: 'kept across the restore' })).token;
+        // Enough state that the snapshot spans several 1 MiB stored chunks (and more backup chunks).
+        await Promise.all(Array.from({ length: 2500 }, (_, position) => session.tryLock(`backup/bulk/${position}`, { metadata: bulkMetadata(position) })));
         const saved = await client.snapshot.save(backupFile);
         expect(saved.index).toBeGreaterThanOrEqual(Number(heldToken));
+        expect(saved.totalBytes).toBeGreaterThan(2 * 1024 * 1024);
       } finally {
         await client.close();
       }
@@ -34,6 +42,7 @@ test('a backup saved from a live cluster restores into a new cluster with the sa
       const held = await client.lock('backup/held');
       expect(held?.holder?.token).toBe(heldToken);
       expect(held?.holder?.metadata).toBe('kept across the restore');
+      expect((await client.lock('backup/bulk/2499'))?.holder?.metadata).toBe(bulkMetadata(2499));
       const session = await client.session({ ttlMs: 10_000 });
       const next = await session.lock('backup/churn');
       expect(next.token).toBeGreaterThan(heldToken);

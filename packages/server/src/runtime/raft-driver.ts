@@ -24,6 +24,7 @@
 import {
   InvalidArgumentError,
   NotLeaderError,
+  protocolLimits,
   RateLimitedError,
   SessionExpiredError,
   TimeoutError,
@@ -41,6 +42,7 @@ import type { InstallSnapshot, Message } from '../raft/messages.js';
 import type { Logger, RaftStorage, Random } from '../raft/ports.js';
 import { RaftNode, type RaftLimits, type RaftStatus, type RefusalReason } from '../raft/raft-node.js';
 import type { ReadState, Ready, SoftState } from '../raft/ready.js';
+import { snapshotChunkBytes } from '../storage/lmdb-storage.js';
 import type { PeerTransport } from '../transport/ports.js';
 import { decodeCommand, encodeCommand } from './command-codec.js';
 import type { Metrics } from './metrics.js';
@@ -155,6 +157,10 @@ interface PendingConfigChange {
   readonly resolve: () => void;
   readonly reject: (error: ServiceError) => void;
 }
+
+/** Bytes of snapshot in one backup chunk (snapshot.read): half a stored chunk, so a reply fits in a client frame. */
+const backupChunksPerStoredChunk = 2;
+const backupChunkBytes = snapshotChunkBytes / backupChunksPerStoredChunk;
 
 /** How long addMember waits between promotion attempts while the learner catches up. */
 const promotionRetryMs = 50;
@@ -494,10 +500,17 @@ export class RaftDriver {
     } else if (storage.snapshotMetadata().index !== index) {
       throw new UnavailableError('the snapshot changed; start again from chunk 0');
     }
-    const chunkCount = storage.snapshotChunkCount();
+    // Backup chunks are smaller than stored ones: a whole stored chunk (1 MiB) plus the reply around
+    // it would not fit in one client frame (1 MiB), and the reply would be refused as TOO_LARGE.
+    const totalBytes = storage.snapshotSizeBytes();
+    const chunkCount = Math.max(1, Math.ceil(totalBytes / backupChunkBytes));
     if (chunk >= chunkCount) throw new InvalidArgumentError(`chunk ${chunk} is beyond the snapshot's ${chunkCount} chunks`);
-    const piece = storage.readSnapshotChunk(chunk);
-    return { index: piece.metadata.index, term: piece.metadata.term, chunk, chunkCount, totalBytes: piece.totalBytes, data: piece.data };
+    const piece = storage.readSnapshotChunk(Math.floor(chunk / backupChunksPerStoredChunk));
+    const offset = (chunk % backupChunksPerStoredChunk) * backupChunkBytes;
+    const data = piece.data.subarray(offset, offset + backupChunkBytes);
+    assert(piece.totalBytes === totalBytes, 'the stored snapshot is the one measured');
+    assert(data.byteLength <= protocolLimits.maxFrameBytes / 2, 'a backup chunk fits in a client frame with room to spare');
+    return { index: piece.metadata.index, term: piece.metadata.term, chunk, chunkCount, totalBytes, data };
   }
 
   // ---------------------------------------------------------------------------------------------
