@@ -68,7 +68,7 @@ export interface LockLimits {
 
 export const defaultLockLimits: LockLimits = Object.freeze({
   maxSessions: 100_000,
-  maxLocks: 1_000_000,
+  maxLocks: 2_000_000,
   maxWaitersPerLock: 1000,
   maxWaitsPerSession: 10_000,
   maxDedupeEntries: 100_000,

@@ -147,8 +147,9 @@ const maxCatchUpTicks = 10;
 const maxExpiriesPerSweep = 1000;
 /** A snapshot waits until the log since the last one holds at least this share of that snapshot's size. */
 const snapshotLogBytesPerSnapshotByte = 0.5;
-/** Records a snapshot slice writes between event-loop turns (a few milliseconds of work). */
-const snapshotRecordsPerSlice = 4096;
+/** A snapshot is encoded in slices of this much work between event-loop turns, steps of this many records. */
+const snapshotSliceMs = 8;
+const snapshotRecordsPerStep = 1024;
 /** Name lookups a restored state machine builds per idle slice. */
 const lookupFillRecordsPerSlice = 16_384;
 
@@ -715,7 +716,14 @@ export class RaftDriver {
     const encoding = this.options.codec.beginEncode(machine);
     assert(encoding.index === metadata.index, 'the snapshot is of the applied index it is filed under');
     this.snapshotAbandoned = false;
-    while (!encoding.step(snapshotRecordsPerSlice)) {
+    const clock = this.options.clock;
+    for (let done = false; !done; ) {
+      // A slice of a few milliseconds, then the event loop serves a turn: heartbeats and client
+      // requests wait at most one slice, and the snapshot still gets most of an idle member.
+      const sliceEndsAtMs = clock.monotonicMs() + snapshotSliceMs;
+      do done = encoding.step(snapshotRecordsPerStep);
+      while (!done && clock.monotonicMs() < sliceEndsAtMs);
+      if (done) break;
       await new Promise((resolve) => setImmediate(resolve));
       if (this.stopped || this.snapshotAbandoned || this.stateMachine !== machine) {
         encoding.abort();
