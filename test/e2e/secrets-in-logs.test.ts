@@ -8,39 +8,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { connect, PermissionDeniedError, UnauthenticatedError } from '@raftlock/client';
 import { expect, test } from 'vitest';
 import { runCli } from '../cli/cli-process.js';
 import { eventually } from '../sdk/sdk-test-helpers.js';
 import { LocalCluster, sleep } from './local-cluster.js';
 import { ProtocolClient } from './protocol-client.js';
-import { makeAuthority, makeCertificate, tlsFlags, type CertificateFiles } from './test-certificates.js';
+import { makeAuthority, makeCertificate, peerUpgradeStatus, tlsFlags, type CertificateFiles } from './test-certificates.js';
 
 const tokens = { admin: 'admin-token-6f1d2c3b4a59', client: 'client-token-0e9d8c7b6a51', read: 'read-token-5a4b3c2d1e0f' };
 const attempted = ['client-token-0e9d8c7b6a52', 'guessed-token-abcdef012345'];
 const peerSecret = 'peer-secret-2b7e151628aed2a6';
 const wrongPeerSecret = 'wrong-secret-3243f6a8885a308d';
-
-/** Open a raw wss:// socket to /v1/raft and report the HTTP status it was refused with (or 101). */
-function peerUpgradeStatus(address: string, options: { ca: Buffer; certificate?: CertificateFiles; headers: Record<string, string> }): Promise<number | string> {
-  return new Promise((resolve) => {
-    const socket = new WebSocket(`wss://${address}/v1/raft`, {
-      ca: options.ca,
-      ...(options.certificate === undefined ? {} : { cert: readFileSync(options.certificate.certFile), key: readFileSync(options.certificate.keyFile) }),
-      headers: options.headers,
-    });
-    socket.on('unexpected-response', (_request, response) => {
-      resolve(response.statusCode ?? 0);
-      socket.terminate();
-    });
-    socket.on('open', () => {
-      resolve(101);
-      socket.terminate();
-    });
-    socket.on('error', (error) => resolve(error.message));
-  });
-}
 
 test('refusals for clients and peers, and no secret in any member output at debug level', async () => {
   const certificateDir = await mkdtemp(join(tmpdir(), 'raftlock-secrets-'));

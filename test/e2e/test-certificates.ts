@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import WebSocket from 'ws';
 
 const run = promisify(execFile);
 
@@ -60,4 +61,24 @@ export async function makeCertificate(dir: string, authority: TestAuthority, nam
 /** The flags that make a member serve TLS with files and verify peers against authority. */
 export function tlsFlags(files: CertificateFiles, authority: TestAuthority): string[] {
   return ['--tls-cert', files.certFile, '--tls-key', files.keyFile, '--tls-ca', authority.caFile];
+}
+
+/** Open a raw wss:// socket to /v1/raft and report the HTTP status it was refused with (or 101). */
+export function peerUpgradeStatus(address: string, options: { ca: Buffer; certificate?: CertificateFiles | undefined; headers: Record<string, string> }): Promise<number | string> {
+  return new Promise((resolve) => {
+    const socket = new WebSocket(`wss://${address}/v1/raft`, {
+      ca: options.ca,
+      ...(options.certificate === undefined ? {} : { cert: readFileSync(options.certificate.certFile), key: readFileSync(options.certificate.keyFile) }),
+      headers: options.headers,
+    });
+    socket.on('unexpected-response', (_request, response) => {
+      resolve(response.statusCode ?? 0);
+      socket.terminate();
+    });
+    socket.on('open', () => {
+      resolve(101);
+      socket.terminate();
+    });
+    socket.on('error', (error) => resolve(error.message));
+  });
 }

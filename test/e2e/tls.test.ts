@@ -7,17 +7,15 @@
 // Certificates are made at test time (test-certificates.ts).
 
 import { mkdtemp, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { connect, UnavailableError } from '@raftlock/client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { lines, runCli } from '../cli/cli-process.js';
 import { eventually } from '../sdk/sdk-test-helpers.js';
 import { httpsStatusCode, isReady, LocalCluster, sleep } from './local-cluster.js';
 import { ProtocolClient } from './protocol-client.js';
-import { makeAuthority, makeCertificate, tlsFlags, type CertificateFiles, type TestAuthority } from './test-certificates.js';
+import { makeAuthority, makeCertificate, peerUpgradeStatus, tlsFlags, type CertificateFiles, type TestAuthority } from './test-certificates.js';
 
 let certificateDir: string;
 let authority: TestAuthority;
@@ -47,23 +45,8 @@ afterAll(async () => {
 const endpoints = () => cluster.members.map((member) => member.address);
 
 /** Open a raw wss:// socket to /v1/raft and report the HTTP status of the refusal (or 101). */
-function peerUpgradeStatus(address: string, clientCertificate: CertificateFiles | undefined): Promise<number | string> {
-  return new Promise((resolve) => {
-    const socket = new WebSocket(`wss://${address}/v1/raft`, {
-      ca: authority.ca,
-      ...(clientCertificate === undefined ? {} : { cert: readFileSync(clientCertificate.certFile), key: readFileSync(clientCertificate.keyFile) }),
-      headers: { 'x-raftlock-node': 'intruder', 'x-raftlock-cluster': 'whatever' },
-    });
-    socket.on('unexpected-response', (_request, response) => {
-      resolve(response.statusCode ?? 0);
-      socket.terminate();
-    });
-    socket.on('open', () => {
-      resolve(101);
-      socket.terminate();
-    });
-    socket.on('error', (error) => resolve(error.message));
-  });
+function intruderUpgradeStatus(address: string, certificate: CertificateFiles | undefined): Promise<number | string> {
+  return peerUpgradeStatus(address, { ca: authority.ca, certificate, headers: { 'x-raftlock-node': 'intruder', 'x-raftlock-cluster': 'whatever' } });
 }
 
 describe('a three-member TLS cluster', () => {
@@ -138,10 +121,10 @@ describe('a three-member TLS cluster', () => {
 
   test('/v1/raft refuses a connection without a client certificate (401) or with one the CA did not sign (403)', async () => {
     const address = endpoints()[0] as string;
-    expect(await peerUpgradeStatus(address, undefined)).toBe(401);
-    expect(await peerUpgradeStatus(address, rogue)).toBe(403);
+    expect(await intruderUpgradeStatus(address, undefined)).toBe(401);
+    expect(await intruderUpgradeStatus(address, rogue)).toBe(403);
     // A certificate the CA signed gets past TLS, to the peer handshake, which refuses an unknown member.
-    expect(await peerUpgradeStatus(address, certificates.get('n2'))).toBe(403);
+    expect(await intruderUpgradeStatus(address, certificates.get('n2'))).toBe(403);
     await eventually(async () => cluster.members[0]?.output.includes('certificate not trusted') === true, 5_000, 'the refusal logged');
   });
 

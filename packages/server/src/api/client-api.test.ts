@@ -269,32 +269,28 @@ describe('closing', () => {
     expect(client.goAways).toEqual([{ reason: 'member shutting down', leader: InstantDriver.otherLeaderAddress }]);
   });
 
-  test('during a hand-off a refused proposal waits for the successor and is answered NOT_LEADER naming it', async () => {
+  /** A refused proposal is held (not answered within 30 ms) until n2 leads, then redirected there. */
+  async function expectHeldUntilN2Leads(prepare: (fixture: Fixture) => void, refusal: string): Promise<void> {
     const fixture = await startFixture();
     const client = await TestClient.connect(fixture);
     const session = await client.ok('session.open', { ttlMs: 10_000 });
-    fixture.api.beginHandOff(5_000);
-    fixture.driver.refusal = new UnavailableError('leadership is being transferred; retry shortly');
+    prepare(fixture);
+    fixture.driver.refusal = new UnavailableError(refusal);
     let answered = false;
     const reply = client.request('lock.acquire', { sessionId: session.sessionId, name: 'a', mode: 'try' }).finally(() => (answered = true));
     await sleep(30);
     expect(answered).toBe(false);
     fixture.driver.become('follower', 'n2');
     expect(await withinMs(reply, 1_000, 'the held answer')).toMatchObject({ ok: false, error: { code: 'NOT_LEADER', leader: InstantDriver.otherLeaderAddress } });
+  }
+
+  test('during a hand-off a refused proposal waits for the successor and is answered NOT_LEADER naming it', async () => {
+    await expectHeldUntilN2Leads((fixture) => fixture.api.beginHandOff(5_000), 'leadership is being transferred; retry shortly');
   });
 
   test('a member that knows no leader holds "retry later" until one is elected, then names it', async () => {
-    const fixture = await startFixture();
-    const client = await TestClient.connect(fixture);
-    const session = await client.ok('session.open', { ttlMs: 10_000 });
-    fixture.driver.become('follower', ''); // its leader just went away; an election is under way
-    fixture.driver.refusal = new UnavailableError('no leader is known yet; retry shortly');
-    let answered = false;
-    const reply = client.request('lock.acquire', { sessionId: session.sessionId, name: 'a', mode: 'try' }).finally(() => (answered = true));
-    await sleep(30);
-    expect(answered).toBe(false);
-    fixture.driver.become('follower', 'n2');
-    expect(await withinMs(reply, 1_000, 'the held answer')).toMatchObject({ ok: false, error: { code: 'NOT_LEADER', leader: InstantDriver.otherLeaderAddress } });
+    // its leader just went away; an election is under way
+    await expectHeldUntilN2Leads((fixture) => fixture.driver.become('follower', ''), 'no leader is known yet; retry shortly');
   });
 
   test('with no leader elected within leaderWaitMs the held answer goes out as it was', async () => {
