@@ -62,12 +62,6 @@ export type { HolderView, LockInfo, LockStats, SessionInfo, WaiterView } from '.
 type ClientCommand = Exclude<LockCommand, { type: 'Noop' } | { type: 'ExpireSession' }>;
 type AcquireCommand = Extract<LockCommand, { type: 'Acquire' }>;
 
-/**
- * Records a restored machine adds to its name Maps per applied entry: ~0.1 ms of each apply until
- * the Maps are complete (a member replaying a log tail of 10 000 entries fills 1.3M records).
- */
-const lookupFillPerApply = 128;
-
 /** How a session ends: the events and the waiters' results differ, the cleanup does not. */
 type SessionEnd = 'closed' | 'expired';
 
@@ -106,7 +100,6 @@ export class LockStateMachine {
     assert(Number.isSafeInteger(index), 'log indexes are integers');
     assert(index > this.appliedIndex, 'log indexes strictly increase across apply calls');
     this.appliedIndex = index;
-    if (this.lookupsFilling) this.fillLookups(lookupFillPerApply);
     const events: LockEvent[] = [];
     switch (command.type) {
       case 'Noop':
@@ -134,8 +127,9 @@ export class LockStateMachine {
   }
 
   /**
-   * A restored machine finds locks by binary search until its name Maps are built; apply() builds
-   * them lookupFillPerApply records at a time, and a caller with idle time may build more here.
+   * A restored machine finds locks by binary search until its name Maps are built, a slice at a time
+   * by whoever has the time (the driver: between event-loop turns). apply() does not build them: a
+   * member replaying its log tail after a restart would spend seconds on it before serving.
    * Adds up to maxRecords records; true once the Maps are complete. Changes no replicated state.
    */
   fillLookups(maxRecords: number): boolean {

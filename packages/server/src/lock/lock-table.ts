@@ -77,13 +77,11 @@ export class LockTable {
     const filling = this.filling;
     if (filling === null) return true;
     assert(maxRecords >= 1, 'a fill adds at least one record');
-    let added = 0;
-    for (const record of this.names.itemsAfter(filling.after)) {
-      if (added === maxRecords) return false;
-      this.records.set(record.name, record);
-      filling.after = record.name;
-      added++;
-    }
+    const records = this.names.itemsAfter(filling.after, maxRecords);
+    for (const record of records) this.records.set(record.name, record);
+    const last = records[records.length - 1];
+    if (last !== undefined) filling.after = last.name;
+    if (records.length === maxRecords) return false;
     this.filling = null;
     assert(this.records.size === this.names.size, 'a filled Map holds every record');
     return true;

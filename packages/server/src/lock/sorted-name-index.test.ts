@@ -133,6 +133,24 @@ describe('SortedNameIndex', () => {
     expect(() => set.index.closeView()).toThrow(/open view/);
   });
 
+  test('itemsAfter returns at most the budget, in order, resuming after a name even once it is deleted', () => {
+    const names = new SortedStringSet(4);
+    for (let n = 0; n < 40; n++) names.add(`k${String(n).padStart(2, '0')}`);
+    const read: string[] = [];
+    let after: string | null = null;
+    for (let round = 0; ; round++) {
+      const items = names.index.itemsAfter(after, 7);
+      expect(items.length).toBeLessThanOrEqual(7);
+      read.push(...items.map((item) => item.name));
+      if (items.length === 0) break;
+      after = items[items.length - 1]?.name ?? null;
+      if (round === 1 && after !== null) names.delete(after); // the resume point vanishes
+      if (round === 2) names.add('k25a'); // and a name appears ahead of the reader
+    }
+    expect(names.has('k13')).toBe(false);
+    expect(read).toEqual([...names.values(), 'k13'].sort()); // every name once, the new one included
+  });
+
   test('appendLargest builds the same order as add, and refuses names out of order', () => {
     const appended = new SortedNameIndex<Named>(4);
     const names = Array.from({ length: 50 }, (_, position) => `n/${String(position).padStart(3, '0')}`);

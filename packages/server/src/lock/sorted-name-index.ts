@@ -141,18 +141,25 @@ export class SortedNameIndex<Item extends Named> {
     }
   }
 
-  /** The items named after `after` (all of them for null), in name order. */
-  *itemsAfter(after: string | null): Generator<Item, void, undefined> {
+  /**
+   * Up to maxItems items named after `after` (from the first for null), in name order. An array, not
+   * a generator: a restored table fills its lookups from here, a million items at a time.
+   */
+  itemsAfter(after: string | null, maxItems: number): Item[] {
+    const items: Item[] = [];
     let chunkIndex = after === null ? 0 : this.chunkIndexFor(after);
     let position = after === null ? 0 : lowerBound(this.chunks[chunkIndex] ?? [], after);
-    for (; chunkIndex < this.chunks.length; chunkIndex++, position = 0) {
+    for (; chunkIndex < this.chunks.length && items.length < maxItems; chunkIndex++, position = 0) {
       const chunk = this.chunks[chunkIndex] ?? [];
-      for (; position < chunk.length; position++) {
+      if (position < chunk.length && chunk[position]?.name === after) position++;
+      const end = Math.min(chunk.length, position + maxItems - items.length);
+      for (; position < end; position++) {
         const item = chunk[position];
         assert(item !== undefined, 'chunks are dense');
-        if (item.name !== after) yield item;
+        items.push(item);
       }
     }
+    return items;
   }
 
   /** Every item, in name order. */

@@ -130,6 +130,24 @@ describe('a restored machine', () => {
     restored.checkInvariants();
     expect(restored.serialize()).toEqual(harness.machine.serialize());
   });
+
+  test('fills its name Maps in small slices between applies that add and delete records, and ends with all of them', () => {
+    const harness = busyHarness(11, 6_000, {});
+    const restored = lockSnapshotCodec.decode(lockSnapshotCodec.encode(harness.machine));
+    harness.twin = restored;
+    let filled = false;
+    let slices = 0;
+    for (let step = 0; !filled; step++) {
+      expect(step).toBeLessThan(10_000);
+      changeSomething(harness, (step * 7919) % 1_000, (step * 104_729) % 1_000);
+      filled = restored.fillLookups(37);
+      slices++;
+      if (step % 50 === 0) restored.checkInvariants();
+    }
+    expect(slices).toBeGreaterThan(10);
+    restored.checkInvariants(); // filled: every record of the index is in the Maps, nothing else
+    expect(restored.serialize()).toEqual(harness.machine.serialize());
+  });
 });
 
 describe('incremental encoding', () => {
