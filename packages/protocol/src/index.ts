@@ -21,6 +21,7 @@ export {
   type WireError,
 } from './service-error.js';
 export { protocolLimits } from './limits.js';
+export { utf8ByteLength } from './utf8-length.js';
 export {
   mutatingOperations,
   type ClientRequest,

@@ -43,6 +43,10 @@ describe('validateRequest', () => {
     expect(codeOf('lock.get', { name: 'a\nb' })).toBe('INVALID_ARGUMENT');
     expect(codeOf('lock.get', { name: 'é'.repeat(128) })).toBe('OK');
     expect(codeOf('lock.get', { name: 'é'.repeat(129) })).toBe('TOO_LARGE');
+    expect(codeOf('lock.get', { name: `${'€'.repeat(85)}a` })).toBe('OK'); // 256 bytes in 86 code units
+    expect(codeOf('lock.get', { name: '€'.repeat(86) })).toBe('TOO_LARGE'); // 258 bytes
+    expect(codeOf('lock.get', { name: '🔒'.repeat(64) })).toBe('OK'); // 256 bytes in 128 code units
+    expect(codeOf('lock.get', { name: `${'🔒'.repeat(64)}a` })).toBe('TOO_LARGE');
     // Lone surrogates: the lock state machine refuses them too; refused here, they cost no log entry.
     expect(codeOf('lock.get', { name: 'a\ud800b' })).toBe('INVALID_ARGUMENT');
     expect(codeOf('lock.get', { name: '\udc00' })).toBe('INVALID_ARGUMENT');

@@ -2,6 +2,7 @@
 // untrusted: every op has a rule per argument (type, range, size), unknown ops and unknown
 // arguments are refused, and each refusal carries the §5 code and names the offending field.
 
+import { utf8ByteLength } from './utf8-length.js';
 import { mutatingOperations, type ClientRequest, type OperationName } from './client-protocol.js';
 import { protocolLimits } from './limits.js';
 import { InvalidArgumentError, TooLargeError, type ServiceError } from './service-error.js';
@@ -78,8 +79,6 @@ const requestRules: { readonly [Op in OperationName]?: (args: Readonly<Record<st
   'snapshot.read': (args) => (args.chunk !== 0 && args.index === undefined ? 'argument "index" is required after chunk 0 (pass the index chunk 0 answered with)' : undefined),
 };
 
-const utf8 = new TextEncoder();
-
 /** A high surrogate not followed by a low one, or a low one not preceded by a high one (code units, no `u` flag). */
 const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
@@ -94,10 +93,20 @@ function textProblem(text: string): string | undefined {
   return undefined;
 }
 
+/**
+ * True when text takes more than maxBytes as UTF-8. A UTF-16 code unit takes 1 to 3 bytes (a pair,
+ * 4 for two), so most strings are decided by their length alone, without a pass over them.
+ */
+function exceedsUtf8Bytes(text: string, maxBytes: number): boolean {
+  if (text.length > maxBytes) return true;
+  if (text.length * 3 <= maxBytes) return false;
+  return utf8ByteLength(text) > maxBytes;
+}
+
 /** SPEC §4: 1–256 bytes of UTF-8, no control characters (and well-formed Unicode). */
 export function lockNameProblem(name: string): string | undefined {
   if (name.length === 0) return 'must not be empty';
-  if (utf8.encode(name).byteLength > protocolLimits.maxLockNameBytes) return `must be at most ${protocolLimits.maxLockNameBytes} bytes of UTF-8`;
+  if (exceedsUtf8Bytes(name, protocolLimits.maxLockNameBytes)) return `must be at most ${protocolLimits.maxLockNameBytes} bytes of UTF-8`;
   return textProblem(name);
 }
 
@@ -126,10 +135,10 @@ function checkField(op: string, field: string, rule: FieldRule, value: unknown):
       if (!rule.allowEmpty && value.length === 0 && !rule.lockName) return new InvalidArgumentError(`${where} must not be empty`);
       if (rule.lockName) {
         const problem = lockNameProblem(value);
-        if (problem) return utf8.encode(value).byteLength > rule.maxBytes ? new TooLargeError(`${where} ${problem}`) : new InvalidArgumentError(`${where} ${problem}`);
+        if (problem) return exceedsUtf8Bytes(value, rule.maxBytes) ? new TooLargeError(`${where} ${problem}`) : new InvalidArgumentError(`${where} ${problem}`);
         return undefined;
       }
-      if (utf8.encode(value).byteLength > rule.maxBytes) return new TooLargeError(`${where} must be at most ${rule.maxBytes} bytes`);
+      if (exceedsUtf8Bytes(value, rule.maxBytes)) return new TooLargeError(`${where} must be at most ${rule.maxBytes} bytes`);
       const problem = rule.problem?.(value);
       return problem === undefined ? undefined : new InvalidArgumentError(`${where} ${problem}`);
     }

@@ -1,13 +1,7 @@
-// Unit tests of the string rules: UTF-8 sizes as an encoder counts them, the name rule of SPEC §4, and owned copies.
+// Unit tests of the string rules: the name rule of SPEC §4, and owned copies.
 
 import { describe, expect, test } from 'vitest';
-import { nameProblem, ownedText, utf8ByteLength } from './text-rules.js';
-
-describe('utf8ByteLength', () => {
-  test.each(['', 'ascii', 'é', '€uro', '🔒 lock', 'a\ud800b', '\udc00', 'x'.repeat(300), '日本語/ロック'])('counts %j as TextEncoder does', (text) => {
-    expect(utf8ByteLength(text)).toBe(new TextEncoder().encode(text).byteLength);
-  });
-});
+import { nameProblem, ownedText } from './text-rules.js';
 
 describe('nameProblem', () => {
   test('accepts 1 to 256 bytes without control characters', () => {

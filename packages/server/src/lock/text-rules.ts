@@ -7,6 +7,7 @@
 //   a valid name is 1..maxBytes bytes, well-formed UTF-16 (no lone surrogate) and has no control
 //   characters U+0000..U+001F or U+007F
 
+import { utf8ByteLength } from '@raftlock/protocol';
 import { assert } from '../assert.js';
 
 const highSurrogateFirst = 0xd800;
@@ -25,24 +26,8 @@ function isControlCharacter(codeUnit: number): boolean {
   return codeUnit <= 0x1f || codeUnit === 0x7f;
 }
 
-export function utf8ByteLength(text: string): number {
-  let byteCount = 0;
-  for (let position = 0; position < text.length; position++) {
-    const codeUnit = text.charCodeAt(position);
-    if (codeUnit < 0x80) {
-      byteCount += 1;
-    } else if (codeUnit < 0x800) {
-      byteCount += 2;
-    } else if (isHighSurrogate(codeUnit) && isLowSurrogate(text.charCodeAt(position + 1))) {
-      byteCount += 4; // one astral code point written as a surrogate pair
-      position++;
-    } else {
-      byteCount += 3; // the rest of the BMP, and a lone surrogate (written as U+FFFD)
-    }
-  }
-  assert(byteCount >= text.length, 'UTF-8 never takes fewer bytes than UTF-16 code units');
-  return byteCount;
-}
+// utf8ByteLength lives in @raftlock/protocol: the request validator and the state machine measure alike.
+export { utf8ByteLength };
 
 /**
  * Why a name is refused, or undefined when it is fine. Lone surrogates are refused because such a
