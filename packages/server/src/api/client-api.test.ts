@@ -293,6 +293,21 @@ describe('closing', () => {
     await expectHeldUntilN2Leads((fixture) => fixture.driver.become('follower', ''), 'no leader is known yet; retry shortly');
   });
 
+  test('a member that knows no leader and is then elected itself serves the held request at once', async () => {
+    const fixture = await startFixture();
+    const client = await TestClient.connect(fixture);
+    const session = await client.ok('session.open', { ttlMs: 10_000 });
+    fixture.driver.become('follower', ''); // its leader just went away
+    fixture.driver.refusal = new UnavailableError('no leader is known yet; retry shortly');
+    let answered = false;
+    const reply = client.request('lock.acquire', { sessionId: session.sessionId, name: 'a', mode: 'try' }).finally(() => (answered = true));
+    await sleep(30);
+    expect(answered).toBe(false);
+    fixture.driver.refusal = undefined;
+    fixture.driver.become('leader', 'n1'); // it won the election
+    expect(await withinMs(reply, 100, 'the request run again here')).toMatchObject({ ok: true, result: { name: 'a', sessionId: session.sessionId } });
+  });
+
   test('with no leader elected within leaderWaitMs the held answer goes out as it was', async () => {
     const fixture = await startFixture();
     const client = await TestClient.connect(fixture);

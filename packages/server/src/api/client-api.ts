@@ -256,30 +256,42 @@ export class ClientApi {
         startWatch: (args) => this.startWatch(args, watchIds, send),
         cancelWatch: (watchId) => watchIds.delete(watchId) && this.watches.unsubscribe(watchId),
       };
-      this.operations.run(request, context).then(
-        (result) => {
-          inflight--;
-          settleSessions(result);
-          this.options.metrics.clientRequests.inc({ op: request.op, code: 'OK' });
-          send({ id: request.id, ok: true, result });
-        },
-        (error: unknown) => {
-          const reply = (serviceError: ServiceError) => {
+      const reply = (serviceError: ServiceError) => {
+        inflight--;
+        settleSessions(undefined);
+        this.options.metrics.clientRequests.inc({ op: request.op, code: serviceError.code });
+        send({ id: request.id, ok: false, error: serviceError.toWire() });
+      };
+      const execute = (mayRunAgain: boolean) => {
+        this.operations.run(request, context).then(
+          (result) => {
             inflight--;
-            settleSessions(undefined);
-            this.options.metrics.clientRequests.inc({ op: request.op, code: serviceError.code });
-            send({ id: request.id, ok: false, error: serviceError.toWire() });
-          };
-          const serviceError = this.asServiceError(error, request.op);
-          // A member that knows no leader (its leader just died, an election is under way) holds
-          // "retry later" for up to leaderWaitMs and then names the new leader: the client moves to
-          // it the moment it is elected instead of backing off through the endpoints.
-          if (serviceError.code === 'UNAVAILABLE' && this.options.driver.role().leaderId === '' && !this.handOff.active) this.handOff.begin(this.options.leaderWaitMs);
-          const answer = this.handOff.answer(serviceError);
-          if (answer instanceof Promise) void answer.then(reply);
-          else reply(answer);
-        },
-      );
+            settleSessions(result);
+            this.options.metrics.clientRequests.inc({ op: request.op, code: 'OK' });
+            send({ id: request.id, ok: true, result });
+          },
+          (error: unknown) => {
+            const serviceError = this.asServiceError(error, request.op);
+            // A member that knows no leader (its leader just died, an election is under way) holds
+            // "retry later" for up to leaderWaitMs and then names the new leader: the client moves to
+            // it the moment it is elected instead of backing off through the endpoints.
+            if (serviceError.code === 'UNAVAILABLE' && this.options.driver.role().leaderId === '' && !this.handOff.active) this.handOff.begin(this.options.leaderWaitMs);
+            const answer = this.handOff.answer(serviceError);
+            if (!(answer instanceof Promise)) {
+              reply(answer);
+              return;
+            }
+            void answer.then((released) => {
+              // Released unchanged because this member was elected itself: run the request here
+              // once more, as the client's retry (same request id, so exactly once) would, without
+              // the client's backoff. UNAVAILABLE promised only that it was not done yet.
+              if (mayRunAgain && released === serviceError && this.options.driver.role().role === 'leader') execute(false);
+              else reply(released);
+            });
+          },
+        );
+      };
+      execute(true);
     };
 
     socket.on('close', () => {

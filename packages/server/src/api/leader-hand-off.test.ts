@@ -73,6 +73,21 @@ test('during a hand-off an UNAVAILABLE answer waits, then goes out as NOT_LEADER
   expect(handOff.answer(later)).toBe(later);
 });
 
+test('a member that lost its leader and then wins the election itself lets held answers go out at once, as they were', async () => {
+  const driver = new ScriptedDriver();
+  driver.become('follower', ''); // its leader died: no leader known
+  const handOff = handOffOn(driver);
+  handOff.begin(5_000);
+  const original = new UnavailableError('no leader is known yet');
+  const held = handOff.answer(original);
+  expect(await settledOrPending(held)).toBe('pending');
+  driver.become('candidate', '');
+  expect(await settledOrPending(held)).toBe('pending');
+  driver.become('leader', 'n1');
+  expect(await settledOrPending(held)).toBe(original); // the client retries here, now the leader
+  expect(handOff.active).toBe(false);
+});
+
 test('only UNAVAILABLE is held: definitive answers and NOT_LEADER go out unchanged and at once', () => {
   const driver = new ScriptedDriver();
   const handOff = handOffOn(driver);

@@ -12,7 +12,10 @@
 //     exactly-once and every other answer are untouched;
 //   - nothing is held past the window given to begin(), nor past end(): a transfer that fails
 //     leaves this member leading, and the held answers then go out as they were;
-//   - a successor is another member this one follows, never itself (driver.notLeaderError()).
+//   - a successor is another member this one follows, never itself (driver.notLeaderError());
+//   - when this member wins the election itself (it lost its leader, held answers, and was elected),
+//     the held answers go out at once as they were: the clients retry here, where they are now
+//     served, instead of waiting out the window (measured: up to 2 election timeouts per failover).
 
 import type { ServiceError } from '@raftlock/protocol';
 import type { Logger } from '../raft/ports.js';
@@ -39,8 +42,8 @@ export class LeaderHandOff {
     private readonly logger: Logger,
   ) {
     // The old leader learns its successor from the successor's first append: that role change is
-    // the earliest moment a redirect can name it.
-    driver.onRoleChange(() => this.releaseIfSuccessorKnown());
+    // the earliest moment a redirect can name it. Winning an election is the other way it ends.
+    driver.onRoleChange(() => this.releaseOnRoleChange());
   }
 
   /** Hold "retry later" answers for at most windowMs, until a successor is known. */
@@ -87,8 +90,13 @@ export class LeaderHandOff {
     this.successorWaiters.clear();
   }
 
-  private releaseIfSuccessorKnown(): void {
+  private releaseOnRoleChange(): void {
     if (this.windowEndsAtMs === undefined) return;
+    if (this.driver.role().role === 'leader') {
+      this.logger.info({ heldAnswers: this.held.size }, 'this member leads now; held answers go out so their clients retry here');
+      this.end();
+      return;
+    }
     const successor = this.successorAddress();
     if (successor === undefined) return;
     this.logger.info({ successor, heldAnswers: this.held.size }, 'a new leader is known; redirecting held answers to it');
