@@ -22,6 +22,7 @@
 // are written a few records per step while entries keep applying (lock-snapshot-cursor.ts) and
 // read back in one O(n) pass (lock-snapshot-loader.ts).
 
+import { utf8ByteLength } from '@raftlock/protocol';
 import { assert, assertNever } from '../assert.js';
 import { DedupeTable } from './dedupe-table.js';
 import { assertValidLockLimits, type LockCommand, type LockKind, type LockLimits } from './lock-commands.js';
@@ -47,7 +48,7 @@ import { LockSnapshotLoader, type RestoredLockState } from './lock-snapshot-load
 import { isLockKind, lockKinds, LockTable } from './lock-table.js';
 import { partsOfPlainSnapshot } from './plain-snapshot.js';
 import type { LockInfo, LockStats, SessionInfo } from './lock-views.js';
-import { nameProblem, ownedText, utf8ByteLength } from './text-rules.js';
+import { nameProblem, ownedText } from './text-rules.js';
 
 export type { LockCommand, LockKind, LockLimits } from './lock-commands.js';
 export { defaultLockLimits } from './lock-commands.js';

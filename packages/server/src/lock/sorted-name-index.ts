@@ -143,7 +143,7 @@ export class SortedNameIndex<Item extends Named> {
 
   /**
    * Up to maxItems items named after `after` (from the first for null), in name order. An array, not
-   * a generator: a restored table fills its lookups from here, a million items at a time.
+   * a generator: a restored table fills its lookups from here, a slice at a time over up to millions.
    */
   itemsAfter(after: string | null, maxItems: number): Item[] {
     const items: Item[] = [];

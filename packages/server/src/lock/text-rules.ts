@@ -26,8 +26,6 @@ function isControlCharacter(codeUnit: number): boolean {
   return codeUnit <= 0x1f || codeUnit === 0x7f;
 }
 
-// utf8ByteLength lives in @raftlock/protocol: the request validator and the state machine measure alike.
-export { utf8ByteLength };
 
 /**
  * Why a name is refused, or undefined when it is fine. Lone surrogates are refused because such a
