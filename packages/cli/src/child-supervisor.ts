@@ -13,13 +13,22 @@
 //     (a VM freeze): that is what fencing tokens are for — the command gets RAFTLOCK_TOKEN and should
 //     pass it with every write to the resource the lock protects, so a stale holder is refused.
 //
+// The command starts gated: /bin/sh waits on fd 3 for "go" and then execs the command in its own
+// place (same pid, same process group), so the watchdog can be given the command's pid before the
+// command does anything. "go" is written only once the watchdog reports it is armed; if this process
+// dies first, the gate reads end-of-file and the command never runs; if the watchdog cannot start,
+// the command is not run either (an unguarded command could outlive its lease).
+//
 // With a terminal on stdin the command stays in the CLI's process group, so it can read the terminal
 // (a background group would be stopped with SIGTTIN) and Ctrl-C reaches it directly from the
 // terminal; signals then go to the command's process only.
 
 import { spawn } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import which from 'which';
 import { formatDuration } from './duration.js';
-import { LeaseWatchdog, safetyMarginMs } from './lease-watchdog.js';
+import { LeaseWatchdog, safetyMarginMs, type CommandGuard, type LeaseWatchdogOptions } from './lease-watchdog.js';
 import type { Output } from './output.js';
 import { signalExitCode, trapSignals } from './signals.js';
 
@@ -36,6 +45,8 @@ export interface SuperviseOptions {
   readonly output: Output;
   /** The session's lease: its deadline now, and each time a keepalive moves it. */
   readonly lease: LeaseSource;
+  /** Starts the command's watchdog; tests give one that arms late or never. */
+  readonly startWatchdog?: (options: LeaseWatchdogOptions) => CommandGuard;
 }
 
 export interface LeaseSource {
@@ -55,12 +66,37 @@ export function reasonText(reason: unknown): string {
   return reason instanceof Error ? reason.message : String(reason);
 }
 
-export function superviseChild(options: SuperviseOptions): Promise<SupervisedExit> {
-  const [file, ...args] = options.command;
+/** Waits for "go" on fd 3, closes it, and becomes the command ("$@"); anything else: exit unrun. */
+const gateScript = 'IFS= read -r go <&3 && [ "$go" = go ] || exit 125; exec 3<&-; exec "$@"';
+
+/**
+ * Whether the command can be run, decided before the gate (whose shell would otherwise report a
+ * missing command in its own words): 127 not found, 126 found but not executable, as shells do.
+ */
+async function checkRunnable(file: string): Promise<Extract<SupervisedExit, { kind: 'not-started' }> | undefined> {
+  if ((await which(file, { nothrow: true })) !== null) return undefined;
+  if (file.includes('/')) {
+    const exists = await access(file, constants.F_OK).then(() => true, () => false);
+    if (exists) return { kind: 'not-started', exitCode: 126, message: `cannot run ${file}: not an executable file` };
+  }
+  return { kind: 'not-started', exitCode: 127, message: `cannot run ${file}: command not found` };
+}
+
+export async function superviseChild(options: SuperviseOptions): Promise<SupervisedExit> {
+  const [file] = options.command;
   if (file === undefined) throw new RangeError('superviseChild: empty command');
+  const unrunnable = await checkRunnable(file);
+  if (unrunnable !== undefined) return unrunnable;
   const ownGroup = process.stdin.isTTY !== true;
-  const child = spawn(file, args, { stdio: 'inherit', env: { ...process.env, ...options.env }, detached: ownGroup });
-  const watchdog = child.pid === undefined ? undefined : new LeaseWatchdog({ pid: child.pid, ownGroup, graceMs: options.graceMs, deadlineMs: options.lease.leaseDeadlineMs, ttlMs: options.lease.ttlMs });
+  const child = spawn('/bin/sh', ['-c', gateScript, 'raftlock-gate', ...options.command], {
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    env: { ...process.env, ...options.env },
+    detached: ownGroup,
+  });
+  const gate = child.stdio[3] as Writable | null;
+  gate?.on('error', () => {}); // the gate died (a signal): its exit is reported below
+  const startWatchdog = options.startWatchdog ?? ((watchdogOptions: LeaseWatchdogOptions) => new LeaseWatchdog(watchdogOptions));
+  const watchdog = child.pid === undefined ? undefined : startWatchdog({ pid: child.pid, ownGroup, graceMs: options.graceMs, deadlineMs: options.lease.leaseDeadlineMs, ttlMs: options.lease.ttlMs });
   const onKeepalive = (ack: { deadlineMs: number }) => watchdog?.renew(ack.deadlineMs);
   options.lease.on('keepalive', onKeepalive);
 
@@ -78,6 +114,7 @@ export function superviseChild(options: SuperviseOptions): Promise<SupervisedExi
     let lossReason: string | undefined;
     let killTimer: NodeJS.Timeout | undefined;
     let forwarded = 0;
+    let watchdogFailed = false;
 
     const onLoss = () => {
       lossReason = reasonText(options.lossSignal.reason);
@@ -105,8 +142,7 @@ export function superviseChild(options: SuperviseOptions): Promise<SupervisedExi
 
     child.once('error', (error: NodeJS.ErrnoException) => {
       if (child.pid !== undefined) return; // an error after the start (a failed kill): 'exit' still comes
-      const notFound = error.code === 'ENOENT';
-      finish({ kind: 'not-started', exitCode: notFound ? 127 : 126, message: `cannot run ${file}: ${notFound ? 'command not found' : error.message}` });
+      finish({ kind: 'not-started', exitCode: 126, message: `cannot run ${file}: cannot start /bin/sh for it (${error.message})` });
     });
     child.once('exit', (code, signal) => {
       // Past the deadline the watchdog may have stopped the command before this process (frozen, or
@@ -123,9 +159,19 @@ export function superviseChild(options: SuperviseOptions): Promise<SupervisedExi
           // the group is already empty
         }
       }
+      if (watchdogFailed) {
+        finish({ kind: 'not-started', exitCode: 126, message: `cannot run ${file}: its lease watchdog could not be started, and the command is never run unguarded` });
+        return;
+      }
       finish({ kind: 'exited', exitCode: signal !== null ? signalExitCode(signal) : (code ?? 1), lossReason });
     });
     if (options.lossSignal.aborted) onLoss();
     else options.lossSignal.addEventListener('abort', onLoss, { once: true });
+    void watchdog?.armed.then((armed) => {
+      if (!armed) watchdogFailed = true;
+      // After a loss or a signal the gate is being stopped already: it must not exec the command.
+      if (armed && lossReason === undefined && forwarded === 0) gate?.end('go\n');
+      else gate?.destroy(); // end-of-file: the gate exits and the command never runs
+    });
   });
 }

@@ -9,6 +9,11 @@
 // watchdog SIGTERMs the command's process group, then SIGKILLs it after the grace period. It is not
 // in the CLI's process group, so freezing the CLI does not freeze it, and it keeps its last deadline
 // when the CLI dies.
+//
+// The command must never run unguarded, not even for the milliseconds between its start and the
+// watchdog's: a CLI killed in that window (its fork of the watchdog is then never made) would leave
+// the command running past the lease. So the command starts gated (see CommandGate in
+// child-supervisor.ts) and is let go only after this watchdog reports that it is armed.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 
@@ -16,6 +21,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
  * Runs in its own process (node -e): argv = [pid, ownGroup 0|1, graceMs, first deadline]; stdin: one later deadline per
  * line as an absolute process.hrtime value in nanoseconds (CLOCK_MONOTONIC, shared by every process
  * on the machine, so the watchdog's own start-up time cannot push the deadline later), or "stop".
+ * Once its first deadline is armed it writes "armed" on stdout.
  */
 const watchdogSource = `
 const [pid, ownGroup, graceMs] = process.argv.slice(1, 4).map(Number);
@@ -25,6 +31,8 @@ const expire = () => { expiring = true; kill('SIGTERM'); setTimeout(() => { kill
 const arm = (deadlineNs) => { if (expiring) return; clearTimeout(timer); timer = setTimeout(expire, Math.max(0, Number(deadlineNs - process.hrtime.bigint()) / 1e6)); };
 let pending = '';
 arm(BigInt(process.argv[4]));
+process.stdout.on('error', () => {});
+process.stdout.write('armed\\n');
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (chunk) => {
   pending += chunk;
@@ -60,7 +68,16 @@ export function safetyMarginMs(ttlMs: number): number {
   return Math.min(1000, Math.max(50, ttlMs / 10));
 }
 
-export class LeaseWatchdog {
+/** What superviseChild needs of a watchdog (tests give it one that arms late, or never). */
+export interface CommandGuard {
+  /** True once the watchdog holds its first deadline; false if it ended (or could not start) before. */
+  readonly armed: Promise<boolean>;
+  renew(deadlineMs: number): void;
+  stop(): void;
+}
+
+export class LeaseWatchdog implements CommandGuard {
+  readonly armed: Promise<boolean>;
   private readonly process: ChildProcess;
   private stopped = false;
   private readonly marginMs: number;
@@ -71,12 +88,28 @@ export class LeaseWatchdog {
     // would be lost if this process were killed right after spawning the watchdog.
     const firstDeadline = String(this.deadlineNs(options.deadlineMs));
     this.process = spawn(process.execPath, ['-e', watchdogSource, String(options.pid), options.ownGroup ? '1' : '0', String(options.graceMs), firstDeadline], {
-      stdio: ['pipe', 'ignore', 'ignore'],
+      stdio: ['pipe', 'pipe', 'ignore'],
       detached: true, // its own group: a stop or kill aimed at the CLI's group does not reach it
     });
-    this.process.on('error', () => {});
     this.process.stdin?.on('error', () => {});
     this.process.unref();
+    const stdout = this.process.stdout;
+    this.armed = new Promise<boolean>((resolve) => {
+      let heard = '';
+      const settle = (armed: boolean) => {
+        stdout?.off('data', onData);
+        stdout?.destroy(); // nothing more comes, and an open pipe would keep this process alive
+        resolve(armed);
+      };
+      const onData = (chunk: Buffer) => {
+        heard += chunk.toString();
+        if (heard.includes('armed\n')) settle(true);
+      };
+      stdout?.on('data', onData);
+      stdout?.once('close', () => settle(false));
+      // Not on 'exit': it can come before the last output is read. The pipe's close comes after it.
+      this.process.once('error', () => settle(false));
+    });
   }
 
   /** A deadline on this process's performance.now() clock as an absolute hrtime, less the safety margin. */
