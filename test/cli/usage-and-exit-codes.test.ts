@@ -2,7 +2,7 @@
 // that cannot be reached — endpoints on free ports with nothing listening — exits 3 within --timeout,
 // with one line, and `lock run` then never starts its command.
 
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,4 +86,26 @@ test('--help has examples on every command, and completion prints a script', asy
   expect(completion.exitCode).toBe(0);
   expect(completion.stdout).toContain('raftlock');
   expect(completion.stdout).toContain('--get-yargs-completions');
+});
+
+test('lock run and election run refuse a command that is not found (127) or not executable (126) before reaching the cluster', async () => {
+  const endpoints = (await freePorts(1)).map((port) => `127.0.0.1:${port}`).join(',');
+  const directory = await mkdtemp(join(tmpdir(), 'raftlock-cli-'));
+  try {
+    const script = join(directory, 'job.sh');
+    await writeFile(script, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
+    for (const [args, exitCode, message] of [
+      [['lock', 'run', 'job', '--', 'raftlock-no-such-command-x'], 127, 'raftlock: cannot run raftlock-no-such-command-x: command not found'],
+      [['election', 'run', 'primary', 'host-a', '--', 'raftlock-no-such-command-x'], 127, 'raftlock: cannot run raftlock-no-such-command-x: command not found'],
+      [['lock', 'run', 'job', '--', script], 126, `raftlock: cannot run ${script}: not an executable file`],
+    ] as const) {
+      // The cluster is unreachable: were it asked first, the exit would be 3 after --timeout.
+      const result = await runCli(['--endpoints', endpoints, '--timeout', '5s', ...args]);
+      expect(result.exitCode).toBe(exitCode);
+      expect(lines(result.stderr)).toEqual([message]);
+      expect(result.elapsedMs).toBeLessThan(4_000);
+    }
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
 });

@@ -15,25 +15,26 @@
 //
 // The command starts gated: /bin/sh waits on fd 3 for "go" and then execs the command in its own
 // place (same pid, same process group), so the watchdog can be given the command's pid before the
-// command does anything. "go" is written only once the watchdog reports it is armed; if this process
-// dies first, the gate reads end-of-file and the command never runs; if the watchdog cannot start,
-// the command is not run either (an unguarded command could outlive its lease).
+// command does anything. "go" is written only once the watchdog reports it is armed, and only while
+// the lease has not run out and no loss or signal came; if this process dies first, the gate reads
+// end-of-file and the command never runs; if the watchdog cannot start (or does not arm within
+// watchdogArmingLimitMs), the command is not run either (an unguarded command could outlive its
+// lease). A watchdog that dies while the command runs (someone killed it) is replaced at once.
 //
 // With a terminal on stdin the command stays in the CLI's process group, so it can read the terminal
 // (a background group would be stopped with SIGTTIN) and Ctrl-C reaches it directly from the
 // terminal; signals then go to the command's process only.
 
 import { spawn } from 'node:child_process';
-import { access, constants } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
-import which from 'which';
 import { formatDuration } from './duration.js';
 import { LeaseWatchdog, safetyMarginMs, type CommandGuard, type LeaseWatchdogOptions } from './lease-watchdog.js';
 import type { Output } from './output.js';
+import { execWordFor } from './runnable-command.js';
 import { signalExitCode, trapSignals } from './signals.js';
 
 export interface SuperviseOptions {
-  /** The command and its arguments; run without a shell. */
+  /** The command and its arguments, not interpreted by a shell (the gate execs them as they are). */
   readonly command: readonly string[];
   /** Added to the CLI's environment. */
   readonly env: Readonly<Record<string, string>>;
@@ -59,7 +60,7 @@ export interface LeaseSource {
 export type SupervisedExit =
   /** The command ran to its end; exitCode is its own, or 128 + signal. */
   | { readonly kind: 'exited'; readonly exitCode: number; readonly lossReason: string | undefined }
-  /** The command could not be started (exitCode 127: not found, 126: not executable). */
+  /** The command was not run: 126, its watchdog could not be started, or /bin/sh could not be (127/126 for a command not found or not executable are checkRunnable's, before any lock is taken). */
   | { readonly kind: 'not-started'; readonly exitCode: number; readonly message: string };
 
 export function reasonText(reason: unknown): string {
@@ -69,26 +70,14 @@ export function reasonText(reason: unknown): string {
 /** Waits for "go" on fd 3, closes it, and becomes the command ("$@"); anything else: exit unrun. */
 const gateScript = 'IFS= read -r go <&3 && [ "$go" = go ] || exit 125; exec 3<&-; exec "$@"';
 
-/**
- * Whether the command can be run, decided before the gate (whose shell would otherwise report a
- * missing command in its own words): 127 not found, 126 found but not executable, as shells do.
- */
-async function checkRunnable(file: string): Promise<Extract<SupervisedExit, { kind: 'not-started' }> | undefined> {
-  if ((await which(file, { nothrow: true })) !== null) return undefined;
-  if (file.includes('/')) {
-    const exists = await access(file, constants.F_OK).then(() => true, () => false);
-    if (exists) return { kind: 'not-started', exitCode: 126, message: `cannot run ${file}: not an executable file` };
-  }
-  return { kind: 'not-started', exitCode: 127, message: `cannot run ${file}: command not found` };
-}
+/** A watchdog that has not armed by then is taken as one that could not start (normally ~50 ms). */
+export const watchdogArmingLimitMs = 10_000;
 
-export async function superviseChild(options: SuperviseOptions): Promise<SupervisedExit> {
-  const [file] = options.command;
+export function superviseChild(options: SuperviseOptions): Promise<SupervisedExit> {
+  const [file, ...args] = options.command;
   if (file === undefined) throw new RangeError('superviseChild: empty command');
-  const unrunnable = await checkRunnable(file);
-  if (unrunnable !== undefined) return unrunnable;
   const ownGroup = process.stdin.isTTY !== true;
-  const child = spawn('/bin/sh', ['-c', gateScript, 'raftlock-gate', ...options.command], {
+  const child = spawn('/bin/sh', ['-c', gateScript, 'raftlock-gate', execWordFor(file), ...args], {
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
     env: { ...process.env, ...options.env },
     detached: ownGroup,
@@ -96,9 +85,18 @@ export async function superviseChild(options: SuperviseOptions): Promise<Supervi
   const gate = child.stdio[3] as Writable | null;
   gate?.on('error', () => {}); // the gate died (a signal): its exit is reported below
   const startWatchdog = options.startWatchdog ?? ((watchdogOptions: LeaseWatchdogOptions) => new LeaseWatchdog(watchdogOptions));
-  const watchdog = child.pid === undefined ? undefined : startWatchdog({ pid: child.pid, ownGroup, graceMs: options.graceMs, deadlineMs: options.lease.leaseDeadlineMs, ttlMs: options.lease.ttlMs });
+  const guardCommand = (): CommandGuard | undefined => {
+    if (child.pid === undefined) return undefined;
+    try {
+      return startWatchdog({ pid: child.pid, ownGroup, graceMs: options.graceMs, deadlineMs: options.lease.leaseDeadlineMs, ttlMs: options.lease.ttlMs });
+    } catch {
+      return undefined; // spawn can throw (ENOMEM, EAGAIN): the command is then not run
+    }
+  };
+  let watchdog = guardCommand();
   const onKeepalive = (ack: { deadlineMs: number }) => watchdog?.renew(ack.deadlineMs);
   options.lease.on('keepalive', onKeepalive);
+  const leaseLeft = () => performance.now() < options.lease.leaseDeadlineMs - safetyMarginMs(options.lease.ttlMs);
 
   const signalChild = (signal: NodeJS.Signals): void => {
     if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
@@ -114,7 +112,10 @@ export async function superviseChild(options: SuperviseOptions): Promise<Supervi
     let lossReason: string | undefined;
     let killTimer: NodeJS.Timeout | undefined;
     let forwarded = 0;
+    let firstSignal: NodeJS.Signals | undefined;
     let watchdogFailed = false;
+    let gateOpened = false;
+    let finished = false;
 
     const onLoss = () => {
       lossReason = reasonText(options.lossSignal.reason);
@@ -124,6 +125,7 @@ export async function superviseChild(options: SuperviseOptions): Promise<Supervi
     };
     const untrap = trapSignals((signal) => {
       forwarded++;
+      firstSignal ??= signal;
       if (forwarded > 1) {
         signalChild('SIGKILL');
         return;
@@ -132,6 +134,7 @@ export async function superviseChild(options: SuperviseOptions): Promise<Supervi
       if (!(signal === 'SIGINT' && !ownGroup)) signalChild(signal);
     });
     const finish = (exit: SupervisedExit) => {
+      finished = true;
       options.lease.off('keepalive', onKeepalive);
       watchdog?.stop();
       clearTimeout(killTimer);
@@ -147,7 +150,7 @@ export async function superviseChild(options: SuperviseOptions): Promise<Supervi
     child.once('exit', (code, signal) => {
       // Past the deadline the watchdog may have stopped the command before this process (frozen, or
       // just slower) noticed the loss itself: that is a loss too, never the command's own exit code.
-      if (lossReason === undefined && performance.now() >= options.lease.leaseDeadlineMs - safetyMarginMs(options.lease.ttlMs)) {
+      if (lossReason === undefined && !leaseLeft()) {
         lossReason = 'its lease may have lapsed';
         options.output.warn(`${options.holdName} may have been lost (${lossReason}); the lease watchdog stopped the command`);
       }
@@ -163,15 +166,55 @@ export async function superviseChild(options: SuperviseOptions): Promise<Supervi
         finish({ kind: 'not-started', exitCode: 126, message: `cannot run ${file}: its lease watchdog could not be started, and the command is never run unguarded` });
         return;
       }
-      finish({ kind: 'exited', exitCode: signal !== null ? signalExitCode(signal) : (code ?? 1), lossReason });
+      // A gate stopped before it opened never ran the command: its exit code (125) is not the command's.
+      const exitCode = signal !== null ? signalExitCode(signal) : !gateOpened && firstSignal !== undefined ? signalExitCode(firstSignal) : (code ?? 1);
+      finish({ kind: 'exited', exitCode, lossReason });
     });
     if (options.lossSignal.aborted) onLoss();
     else options.lossSignal.addEventListener('abort', onLoss, { once: true });
-    void watchdog?.armed.then((armed) => {
-      if (!armed) watchdogFailed = true;
-      // After a loss or a signal the gate is being stopped already: it must not exec the command.
-      if (armed && lossReason === undefined && forwarded === 0) gate?.end('go\n');
-      else gate?.destroy(); // end-of-file: the gate exits and the command never runs
-    });
+    /** A watchdog that ends while the command runs is replaced: the command is never left unguarded. */
+    const replaceWhenEnded = (guard: CommandGuard) => {
+      void guard.ended.then(() => {
+        if (finished || watchdog !== guard || child.exitCode !== null || child.signalCode !== null) return;
+        options.output.warn('the lease watchdog ended while the command runs; starting another');
+        watchdog = guardCommand();
+        if (watchdog === undefined) {
+          // Nothing can stop the command should this process freeze or die: stop it now, as for a loss.
+          lossReason = 'its lease watchdog could not be restarted';
+          options.output.warn(`${options.holdName}: ${lossReason}; stopping the command: SIGTERM now, SIGKILL after ${formatDuration(options.graceMs)}`);
+          signalChild('SIGTERM');
+          killTimer = setTimeout(() => signalChild('SIGKILL'), options.graceMs);
+          return;
+        }
+        replaceWhenEnded(watchdog);
+      });
+    };
+    const first = watchdog;
+    if (first === undefined) {
+      watchdogFailed = true;
+      gate?.destroy(); // end-of-file: the gate exits and the command never runs
+    } else {
+      let armingTimer: NodeJS.Timeout | undefined;
+      const armingLimit = new Promise<boolean>((resolve) => {
+        armingTimer = setTimeout(() => resolve(false), watchdogArmingLimitMs);
+        armingTimer.unref();
+      });
+      void Promise.race([first.armed, armingLimit]).then((armed) => {
+        clearTimeout(armingTimer);
+        if (!armed) {
+          watchdogFailed = true;
+          first.stop();
+        }
+        // After a loss, a signal or the lease's end the gate must not exec the command (a loss or a
+        // signal is stopping it already; past the deadline the exit reports the lapse).
+        if (armed && lossReason === undefined && forwarded === 0 && leaseLeft()) {
+          gateOpened = true;
+          gate?.end('go\n');
+          replaceWhenEnded(first);
+        } else {
+          gate?.destroy(); // end-of-file: the gate exits and the command never runs
+        }
+      });
+    }
   });
 }

@@ -12,8 +12,8 @@
 //
 // The command must never run unguarded, not even for the milliseconds between its start and the
 // watchdog's: a CLI killed in that window (its fork of the watchdog is then never made) would leave
-// the command running past the lease. So the command starts gated (see CommandGate in
-// child-supervisor.ts) and is let go only after this watchdog reports that it is armed.
+// the command running past the lease. So the command starts behind a gate (see superviseChild in
+// child-supervisor.ts) that lets it go only after this watchdog reports that it is armed.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 
@@ -72,12 +72,15 @@ export function safetyMarginMs(ttlMs: number): number {
 export interface CommandGuard {
   /** True once the watchdog holds its first deadline; false if it ended (or could not start) before. */
   readonly armed: Promise<boolean>;
+  /** Settles when the watchdog is gone: after stop(), after it acted, or because something killed it. */
+  readonly ended: Promise<void>;
   renew(deadlineMs: number): void;
   stop(): void;
 }
 
 export class LeaseWatchdog implements CommandGuard {
   readonly armed: Promise<boolean>;
+  readonly ended: Promise<void>;
   private readonly process: ChildProcess;
   private stopped = false;
   private readonly marginMs: number;
@@ -92,7 +95,13 @@ export class LeaseWatchdog implements CommandGuard {
       detached: true, // its own group: a stop or kill aimed at the CLI's group does not reach it
     });
     this.process.stdin?.on('error', () => {});
+    this.process.stdout?.on('error', () => {});
+    this.process.on('error', () => {}); // a failed spawn: 'armed' settles false, 'ended' settles
     this.process.unref();
+    this.ended = new Promise<void>((resolve) => {
+      this.process.once('exit', () => resolve());
+      this.process.once('error', () => resolve());
+    });
     const stdout = this.process.stdout;
     this.armed = new Promise<boolean>((resolve) => {
       let heard = '';

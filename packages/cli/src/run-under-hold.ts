@@ -4,7 +4,8 @@
 //   - 1 when the hold may have been lost while the command ran (the command was stopped; the reason
 //     was printed when it happened), or when --wait ran out;
 //   - 3 when the cluster could not be reached within --timeout (the command never started);
-//   - 128 + signal when Ctrl-C (or SIGTERM/SIGHUP) came before the command started.
+//   - 128 + signal when Ctrl-C (or SIGTERM/SIGHUP) came before the command started;
+//   - 127 / 126 when the command is not found / not executable: checked first, so no lock is taken.
 // Loaded lazily (it imports the SDK through cluster-connection).
 
 import type { Client, Session } from '@raftlock/client';
@@ -14,6 +15,7 @@ import { beforeDeadline, connectCluster } from './cluster-connection.js';
 import { formatDuration } from './duration.js';
 import { CliError, exitCodes, serviceCodeOf } from './exit-codes.js';
 import { formatCommandLine } from './output.js';
+import { checkRunnable } from './runnable-command.js';
 import { signalExitCode, trapSignals } from './signals.js';
 
 /** A lock or a leadership, as the command runs under it. */
@@ -48,6 +50,9 @@ class Interrupted extends Error {
 
 export async function runUnderHold(options: RunUnderHoldOptions): Promise<number> {
   const { output, globals } = options.run;
+  const [file] = options.command;
+  const unrunnable = file === undefined ? undefined : await checkRunnable(file);
+  if (unrunnable !== undefined) throw new CliError(unrunnable.exitCode, unrunnable.message);
   const interruption = new AbortController();
   const interrupted = new Promise<never>((_resolve, reject) => {
     interruption.signal.addEventListener('abort', () => reject(interruption.signal.reason as Error), { once: true });
