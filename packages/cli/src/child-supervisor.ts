@@ -117,11 +117,16 @@ export function superviseChild(options: SuperviseOptions): Promise<SupervisedExi
     let gateOpened = false;
     let finished = false;
 
-    const onLoss = () => {
-      lossReason = reasonText(options.lossSignal.reason);
-      options.output.warn(`${options.holdName} may have been lost (${lossReason}); stopping the command: SIGTERM now, SIGKILL after ${formatDuration(options.graceMs)}`);
+    /** The run has failed (`what` says how): SIGTERM the command now, SIGKILL it after the grace period. */
+    const stopCommand = (reason: string, what: string) => {
+      lossReason = reason;
+      options.output.warn(`${what}; stopping the command: SIGTERM now, SIGKILL after ${formatDuration(options.graceMs)}`);
       signalChild('SIGTERM');
       killTimer = setTimeout(() => signalChild('SIGKILL'), options.graceMs);
+    };
+    const onLoss = () => {
+      const reason = reasonText(options.lossSignal.reason);
+      stopCommand(reason, `${options.holdName} may have been lost (${reason})`);
     };
     const untrap = trapSignals((signal) => {
       forwarded++;
@@ -180,10 +185,8 @@ export function superviseChild(options: SuperviseOptions): Promise<SupervisedExi
         watchdog = guardCommand();
         if (watchdog === undefined) {
           // Nothing can stop the command should this process freeze or die: stop it now, as for a loss.
-          lossReason = 'its lease watchdog could not be restarted';
-          options.output.warn(`${options.holdName}: ${lossReason}; stopping the command: SIGTERM now, SIGKILL after ${formatDuration(options.graceMs)}`);
-          signalChild('SIGTERM');
-          killTimer = setTimeout(() => signalChild('SIGKILL'), options.graceMs);
+          const reason = 'its lease watchdog could not be restarted';
+          stopCommand(reason, `${options.holdName}: ${reason}`);
           return;
         }
         replaceWhenEnded(watchdog);
