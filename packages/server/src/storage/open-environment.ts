@@ -56,7 +56,13 @@ const durableEnvironmentOptions = {
   eventTurnBatching: true,
   commitDelay: 0,
   maxDbs: 4,
-} as const satisfies RootDatabaseOptions & { mapAsync: boolean };
+  // Map the file in chunks that are unmapped once no read holds them, instead of one map of the
+  // whole file. Reads go through the map, and every page a read touched (log compaction walks every
+  // log page it drops; a backup reads every snapshot chunk) would otherwise stay in the process's
+  // RSS until the kernel needed the memory: 0.22–0.29 GiB at a million held locks, 0.08–0.13 GiB
+  // with this. Writes never go through the map (useWritemap off), so durability is unchanged.
+  remapChunks: true,
+} as const satisfies RootDatabaseOptions & { mapAsync: boolean; remapChunks: boolean };
 
 /** bootstrapConfig: stamped into a fresh environment as the configuration at index 0. */
 export function openEnvironment(dataDir: string, identity: ExpectedIdentity, bootstrapConfig: ClusterConfig): Environment {
