@@ -666,6 +666,31 @@ describe('a lost connection to the leader (PreVote, thesis §9.6)', () => {
     expect(node.status().term).toBe(1);
   });
 
+  test('a follower that lost its leader connection names no leader until it hears from one again', () => {
+    // Clients are then held for the successor instead of being sent to a process that is gone.
+    const { node, storage } = followerOf(n2, 7);
+    expect(node.softState().leaderId).toBe(n2);
+    node.peerDisconnected(n2);
+    expect(node.softState()).toMatchObject({ role: 'follower', leaderId: noNode, term: 1 });
+    expect(node.status().leaderId).toBe(noNode);
+    expect(node.propose(new Uint8Array([1]))).toMatchObject({ accepted: false, reason: 'NotLeader', leaderId: noNode });
+    expect(drain(node, storage).readies.some((ready) => ready.softState?.leaderId === noNode)).toBe(true);
+    node.step({ type: 'Heartbeat', from: n2, to: n1, term: asTerm(1), leaderCommit: asLogIndex(0), round: 2 });
+    expect(node.softState().leaderId).toBe(n2);
+    expect(node.status().leaderId).toBe(n2);
+  });
+
+  test('a follower that lost its leader connection still refuses a real vote in that leader term', () => {
+    // One leader per term (§5.2): the term has a leader even if this member cannot reach it, so a
+    // second candidate of the same term must not get this vote.
+    const { node, storage } = followerOf(n2, 9);
+    node.peerDisconnected(n2);
+    node.step(requestVote({ from: n3, term: 1, lastLogIndex: 5, lastLogTerm: 1 }));
+    const replies = drain(node, storage).messages.filter((message): message is RequestVoteResponse => message.type === 'RequestVoteResponse');
+    expect(replies).toMatchObject([{ to: n3, preVote: false, voteGranted: false }]);
+    expect(node.status().votedFor).toBe(noNode);
+  });
+
   test('a follower that still hears the leader refuses the probe of one that lost its connection', () => {
     // thesis §6.2 leader lease: a dropped connection alone never disturbs a live leader
     const storage = new MemoryStorage();

@@ -189,6 +189,15 @@ export class RaftNode {
   // Volatile state.
   private role: Role = 'follower';
   private leaderId: NodeId = noNode;
+  /**
+   * A follower lost its connection to leaderId (peerDisconnected) and has not heard from a leader
+   * since. leaderId stays set — it still means "a leader of this term exists", which is what keeps
+   * this member from granting a real vote in the same term (§5.2, one leader per term) — but the
+   * member no longer names that leader to anyone (softState, status, refusals): a client sent there
+   * would only find a dead process, while "no leader known" lets the client API hold its answer
+   * until the successor is known and then redirect straight to it.
+   */
+  private leaderUnreachable = false;
   private electionElapsedTicks = 0;
   private heartbeatElapsedTicks = 0;
   /** Ticks as leader of this term, for how recently each follower was heard from. */
@@ -383,6 +392,7 @@ export class RaftNode {
     // PreVote of another follower that lost it too (one that still hears the leader does not).
     this.electionElapsedTicks = Math.max(this.electionElapsedTicks, this.timing.electionTimeoutTicks);
     this.randomizedElectionTimeoutTicks = this.electionElapsedTicks + waitTicks;
+    this.leaderUnreachable = true;
     assert(this.electionElapsedTicks < this.randomizedElectionTimeoutTicks, 'the follower still waits before it probes');
   }
 
@@ -516,7 +526,7 @@ export class RaftNode {
       nodeId: this.nodeId,
       role: this.role,
       term: this.currentTerm,
-      leaderId: this.leaderId,
+      leaderId: this.advertisedLeader(),
       votedFor: this.votedFor,
       commitIndex: this.log.commitIndex,
       appliedIndex: this.log.appliedIndex,
@@ -554,6 +564,7 @@ export class RaftNode {
     this.votesReceived.clear();
     this.role = 'preCandidate';
     this.leaderId = noNode;
+    this.leaderUnreachable = false;
   }
 
   private becomeCandidate(): void {
@@ -587,6 +598,7 @@ export class RaftNode {
       this.votedFor = noNode;
     }
     this.leaderId = noNode;
+    this.leaderUnreachable = false;
     this.electionElapsedTicks = 0;
     this.heartbeatElapsedTicks = 0;
     this.randomizedElectionTimeoutTicks = this.timing.electionTimeoutTicks + this.random.nextInt(this.timing.electionTimeoutTicks);
@@ -793,6 +805,7 @@ export class RaftNode {
     if (this.role !== 'follower') this.becomeFollower(this.currentTerm, leaderId);
     assert(this.leaderId === noNode || this.leaderId === leaderId, 'one leader per term');
     this.leaderId = leaderId;
+    this.leaderUnreachable = false;
     this.electionElapsedTicks = 0;
   }
 
@@ -1034,7 +1047,7 @@ export class RaftNode {
   // Helpers
 
   private refuseUnlessLeader(): { accepted: false; reason: RefusalReason; leaderId: NodeId } | undefined {
-    return this.role === 'leader' ? undefined : { accepted: false, reason: 'NotLeader', leaderId: this.leaderId };
+    return this.role === 'leader' ? undefined : { accepted: false, reason: 'NotLeader', leaderId: this.advertisedLeader() };
   }
 
   private progressOf(id: NodeId): Progress {
@@ -1130,7 +1143,12 @@ export class RaftNode {
 
   /** Role, leader and term right now (cheap; status() is the full picture). */
   softState(): SoftState {
-    return { role: this.role, leaderId: this.leaderId, term: this.currentTerm };
+    return { role: this.role, leaderId: this.advertisedLeader(), term: this.currentTerm };
+  }
+
+  /** The leader this member names to others: none while its connection to the leader is lost. */
+  private advertisedLeader(): NodeId {
+    return this.leaderUnreachable ? noNode : this.leaderId;
   }
 
   private softStateChanged(): boolean {

@@ -846,7 +846,10 @@ export class RaftDriver {
     const metrics = this.options.metrics;
     metrics.term.set(next.term);
     metrics.isLeader.set(next.role === 'leader' ? 1 : 0);
-    if (next.leaderId !== previous.leaderId) metrics.leaderChanges.inc();
+    // A leader became known that is not the one known just before (etcd's leader_changes_seen): an
+    // election counts once, and a lost connection to a leader that comes back (no leader named in
+    // between) counts once too, not twice.
+    if (next.leaderId !== '' && next.leaderId !== previous.leaderId) metrics.leaderChanges.inc();
     if (next.role === 'leader' && previous.role !== 'leader') {
       // SPEC §3.6: a new leader grants every session a full TTL from its own election.
       this.leases.startAll(this.stateMachine.sessionTtls(), this.options.clock.monotonicMs());
