@@ -678,6 +678,27 @@ describe('a lost connection to the leader (PreVote, thesis §9.6)', () => {
     node.step({ type: 'Heartbeat', from: n2, to: n1, term: asTerm(1), leaderCommit: asLogIndex(0), round: 2 });
     expect(node.softState().leaderId).toBe(n2);
     expect(node.status().leaderId).toBe(n2);
+    expect(drain(node, storage).readies.some((ready) => ready.softState?.leaderId === n2)).toBe(true);
+  });
+
+  test('a follower that lost its leader and then votes in a later term names no leader until that term has one', () => {
+    const { node, storage } = followerOf(n2, 13);
+    node.peerDisconnected(n2);
+    node.step(requestVote({ from: n3, term: 2, lastLogIndex: 5, lastLogTerm: 1 }));
+    const replies = drain(node, storage).messages.filter((message): message is RequestVoteResponse => message.type === 'RequestVoteResponse');
+    expect(replies).toMatchObject([{ to: n3, preVote: false, voteGranted: true }]);
+    expect(node.softState()).toMatchObject({ role: 'follower', leaderId: noNode, term: 2 });
+    node.step({ type: 'Heartbeat', from: n3, to: n1, term: asTerm(2), leaderCommit: asLogIndex(0), round: 1 });
+    expect(node.softState().leaderId).toBe(n3);
+  });
+
+  test('a follower that lost its leader names the leader of a later term as soon as it hears from it', () => {
+    const { node, storage } = followerOf(n2, 11);
+    node.peerDisconnected(n2);
+    expect(node.softState().leaderId).toBe(noNode);
+    node.step({ type: 'Heartbeat', from: n3, to: n1, term: asTerm(2), leaderCommit: asLogIndex(0), round: 1 });
+    expect(node.softState()).toMatchObject({ role: 'follower', leaderId: n3, term: 2 });
+    expect(drain(node, storage).readies.some((ready) => ready.softState?.leaderId === n3)).toBe(true);
   });
 
   test('a follower that lost its leader connection still refuses a real vote in that leader term', () => {

@@ -1162,5 +1162,6 @@ export class RaftNode {
     assert(this.role !== 'leader' || this.leaderId === this.nodeId, 'a leader knows itself as leader');
     assert(this.role !== 'candidate' || this.votedFor === this.nodeId, 'a candidate voted for itself');
     assert(this.role === 'leader' || this.progress.size === 0, 'only a leader tracks progress');
+    assert(!this.leaderUnreachable || (this.role === 'follower' && this.leaderId !== noNode), 'only a follower of a known leader loses it');
   }
 }

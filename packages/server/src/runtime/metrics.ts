@@ -7,7 +7,7 @@ export class Metrics {
   readonly registry = new Registry();
   readonly term = new Gauge({ name: 'raftlock_term', help: 'Current Raft term', registers: [this.registry] });
   readonly isLeader = new Gauge({ name: 'raftlock_is_leader', help: '1 when this member is the leader', registers: [this.registry] });
-  readonly leaderChanges = new Counter({ name: 'raftlock_leader_changes_total', help: 'Times this member saw the leader change', registers: [this.registry] });
+  readonly leaderChanges = new Counter({ name: 'raftlock_leader_changes_total', help: 'Times this member learned of a leader other than the one it named just before', registers: [this.registry] });
   readonly commitIndex = new Gauge({ name: 'raftlock_commit_index', help: 'Highest log index known committed', registers: [this.registry] });
   readonly appliedIndex = new Gauge({ name: 'raftlock_applied_index', help: 'Highest log index applied to the lock state machine', registers: [this.registry] });
   readonly proposals = new Counter({ name: 'raftlock_proposals_total', help: 'Commands proposed by this member, by outcome', labelNames: ['outcome'], registers: [this.registry] });

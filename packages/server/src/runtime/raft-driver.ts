@@ -305,6 +305,8 @@ export class RaftDriver {
   peerDisconnected(peerId: NodeId): void {
     if (this.stopped) return;
     this.node.peerDisconnected(peerId);
+    // Now, not at the next tick: from this moment no client is sent to the lost leader.
+    this.scheduleReady();
   }
 
   /** An InstallSnapshot whose bytes the transport has received in full. */
