@@ -712,6 +712,54 @@ describe('a lost connection to the leader (PreVote, thesis §9.6)', () => {
     expect(node.status().votedFor).toBe(noNode);
   });
 
+  /** A follower of n2 in term 1 that lost n2's connection and has started its own probe. */
+  function probingMember(id: NodeId, seed: number): { node: RaftNode; storage: MemoryStorage } {
+    const storage = new MemoryStorage();
+    const node = makeNode(storage, { id, seed });
+    node.step({ type: 'Heartbeat', from: n2, to: id, term: asTerm(1), leaderCommit: asLogIndex(0), round: 1 });
+    drain(node, storage);
+    node.peerDisconnected(n2);
+    expect(ticksUntilPreVote(node, storage)).toBeLessThan(Infinity);
+    expect(node.status().role).toBe('preCandidate');
+    return { node, storage };
+  }
+
+  function preVoteAnswer(node: RaftNode, storage: MemoryStorage, from: NodeId, lastLogIndex = 0, lastLogTerm = 0): boolean | undefined {
+    node.step(requestVote({ from, to: node.status().nodeId, term: 2, lastLogIndex, lastLogTerm, preVote: true }));
+    const replies = drain(node, storage).messages.filter((message): message is RequestVoteResponse => message.type === 'RequestVoteResponse' && message.to === from);
+    return replies.at(-1)?.voteGranted;
+  }
+
+  test('of two members whose probes cross, only one is encouraged, so the real vote is not split', () => {
+    // Equal logs: the greater id is the one both sides agree on.
+    const lower = probingMember(n1, 21);
+    expect(preVoteAnswer(lower.node, lower.storage, n3)).toBe(true);
+    const higher = probingMember(n3, 21);
+    expect(preVoteAnswer(higher.node, higher.storage, n1)).toBe(false);
+    // A more up-to-date log wins over the id.
+    const withLog = probingMember(n3, 22);
+    expect(preVoteAnswer(withLog.node, withLog.storage, n1, 1, 1)).toBe(true);
+    // Neither rule touches the term or the vote.
+    expect(higher.node.status()).toMatchObject({ term: 1, votedFor: noNode });
+  });
+
+  test('a follower that encouraged a probe holds its own probe back until the real vote request can arrive', () => {
+    // Same seed, same life: the twin shows when this follower would probe on its own.
+    const twin = followerOf(n2, 17);
+    twin.node.peerDisconnected(n2);
+    const ownProbeAt = ticksUntilPreVote(twin.node, twin.storage);
+    expect(ownProbeAt).toBeLessThan(Infinity);
+    const { node, storage } = followerOf(n2, 17);
+    node.peerDisconnected(n2);
+    for (let tick = 1; tick < ownProbeAt; tick++) {
+      node.tick();
+      drain(node, storage);
+    }
+    expect(preVoteAnswer(node, storage, n3)).toBe(true);
+    const holdTicks = 2; // max(2, electionTimeoutTicks / 10)
+    expect(ticksUntilPreVote(node, storage)).toBe(holdTicks);
+  });
+
   test('a follower that still hears the leader refuses the probe of one that lost its connection', () => {
     // thesis §6.2 leader lease: a dropped connection alone never disturbs a live leader
     const storage = new MemoryStorage();

@@ -725,11 +725,19 @@ export class RaftNode {
       (this.votedFor === noNode && this.leaderId === noNode && message.term === this.currentTerm) ||
       (message.preVote && message.term > this.currentTerm);
     const upToDate = this.log.isUpToDate(message.lastLogIndex, message.lastLogTerm);
-    const voteGranted = canVote && upToDate;
+    const voteGranted = canVote && upToDate && !(message.preVote && this.yieldsProbeTo(message) === false);
     if (voteGranted && !message.preVote) {
       assert(this.votedFor === noNode || this.votedFor === message.from, 'at most one vote per term');
       this.votedFor = message.from;
       this.electionElapsedTicks = 0; // granting a vote defers our own candidacy (§5.2)
+    }
+    if (voteGranted && message.preVote && this.role === 'follower') {
+      // The member we just encouraged is about to ask for our real vote: probing ourselves before
+      // that request arrives would make two candidates of one term and split the vote (each votes
+      // for itself), costing a whole election timeout. A PreVote grant changes no state; this only
+      // holds our own probe back for the round trip.
+      const holdTicks = Math.max(2, Math.floor(this.timing.electionTimeoutTicks / 10));
+      this.randomizedElectionTimeoutTicks = Math.max(this.randomizedElectionTimeoutTicks, this.electionElapsedTicks + holdTicks);
     }
     this.logger.debug({ term: this.currentTerm, candidate: message.from, preVote: message.preVote, voteGranted }, 'vote request');
     this.send({
@@ -741,6 +749,22 @@ export class RaftNode {
       preVote: message.preVote,
       voteGranted,
     });
+  }
+
+  /**
+   * Two members whose probes cross (both pre-candidates at once) would each grant the other and then
+   * split the real vote. A pre-candidate therefore yields only to a probe that is strictly more
+   * up-to-date, or as up-to-date with a greater id: of two simultaneous probes exactly one is
+   * encouraged. Undefined when this member is not probing (the usual rules apply). Liveness is kept:
+   * the best of the probing members is refused by none of the others.
+   */
+  private yieldsProbeTo(message: RequestVote): boolean | undefined {
+    if (this.role !== 'preCandidate') return undefined;
+    const ourLastTerm = this.log.lastTerm();
+    const ourLastIndex = this.log.lastIndex();
+    if (message.lastLogTerm !== ourLastTerm) return message.lastLogTerm > ourLastTerm;
+    if (message.lastLogIndex !== ourLastIndex) return message.lastLogIndex > ourLastIndex;
+    return message.from > this.nodeId;
   }
 
   private handleRequestVoteResponse(message: RequestVoteResponse): void {
