@@ -189,6 +189,20 @@ export class OutboundPeerLink {
     return closedPromise;
   }
 
+  /**
+   * The peer just connected to us, so it is up: a link waiting out its reconnect backoff dials now.
+   * Without this, two followers whose links broke while one of them restarted may not hear each
+   * other until the backoff ends — unnoticed while a leader talks to both, but an election after
+   * that leader dies would lose its vote requests (measured: an 0.8 s failover at 50/300 ms).
+   */
+  redialNow(): void {
+    if (this.closed || this.socket !== undefined || this.reconnectTimer === undefined) return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.failedAttempts = 0;
+    this.dial();
+  }
+
   private dial(): void {
     assert(!this.closed, 'a closed link never dials');
     assert(this.socket === undefined, 'one outbound socket per peer at a time');

@@ -75,7 +75,7 @@ async function resumeListening(member: Member): Promise<void> {
   await once(member.server, 'listening');
 }
 
-function startTransport(member: Member, peers: readonly Member[], overrides: { peerSecret?: string | undefined; clusterId?: string } = {}): WsPeerTransport {
+function startTransport(member: Member, peers: readonly Member[], overrides: { peerSecret?: string | undefined; clusterId?: string; limits?: WsPeerTransportLimits } = {}): WsPeerTransport {
   const transport = new WsPeerTransport({
     nodeId: member.nodeId,
     clusterId: overrides.clusterId ?? clusterId,
@@ -84,7 +84,7 @@ function startTransport(member: Member, peers: readonly Member[], overrides: { p
     tls: undefined,
     onMessage: (message) => member.received.push(message),
     logger: capturingLogger(member.logs),
-    limits,
+    limits: overrides.limits ?? limits,
   });
   member.transport = transport;
   cleanups.push(() => transport.close());
@@ -273,6 +273,22 @@ describe('WsPeerTransport with peers down', () => {
     transportOf(first).send([heartbeat(first.nodeId, second.nodeId, 3)]);
     await waitFor(() => second.received.length === 1, 'delivery after reconnect');
     expect(second.received[0]).toMatchObject({ type: 'Heartbeat', round: 3 });
+  });
+
+  test('a peer that connects to us is dialled back at once, not after our reconnect backoff', async () => {
+    const members = await Promise.all(['n1', 'n2'].map((id) => listeningMember(id)));
+    const [first, second] = members;
+    if (first === undefined || second === undefined) throw new Error('two members');
+    await stopListening(second);
+    const slowBackoff = { ...limits, reconnectBackoffMinMs: 20_000, reconnectBackoffMaxMs: 20_000 };
+    startTransport(first, members, { limits: slowBackoff });
+    await waitFor(() => first.logs.some((line) => line.message.includes('peer connection failed')), 'a refused dial');
+    await resumeListening(second);
+    startTransport(second, members);
+    // second dials first; first's own link to second would otherwise wait 20 s to retry.
+    await connected([first, second], 1);
+    transportOf(first).send([heartbeat(first.nodeId, second.nodeId, 1)]);
+    await waitFor(() => second.received.length === 1, 'delivery over the redialled link');
   });
 
   test('the send queue stays bounded under a flood, whether the peer is down or up', async () => {

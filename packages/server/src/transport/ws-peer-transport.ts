@@ -397,6 +397,7 @@ export class WsPeerTransport implements PeerTransport {
     if (previous !== undefined) previous.terminate();
     this.inbound.set(peerId, socket);
     this.options.logger.info({ peerId }, 'peer connected');
+    this.links.get(peerId)?.redialNow();
     let rejected = false;
     socket.on('message', (data, isBinary) => {
       if (rejected) return; // frames already in flight behind a bad one are not trusted either
