@@ -83,6 +83,8 @@ test('refusals for clients and peers, and no secret in any member output at debu
     expect(await peerUpgradeStatus(address, { ca: authority.ca, certificate: peer, headers: { ...clusterHeaders, authorization: `Bearer ${peerSecret}` } })).toBe(403);
     // Plain HTTP on the TLS port (a failed handshake, logged at debug).
     await expect(fetch(`http://${address}/healthz`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+    // Before any member is killed below: a line still in a SIGKILLed member's log buffer is lost.
+    await eventually(() => cluster.members.some((member) => member.output.includes('TLS handshake failed')), 5_000, 'the failed handshake logged');
 
     // A member restarted with the wrong peer secret is kept out, and logs its failures.
     const outsider = cluster.members.find((member) => member.id !== leader.id) as (typeof cluster.members)[number];
