@@ -661,7 +661,7 @@ describe('a lost connection to the leader (PreVote, thesis §9.6)', () => {
     const { node, storage } = followerOf(n2, 5);
     node.peerDisconnected(n2);
     node.step(requestVote({ from: n3, term: 2, lastLogIndex: 0, lastLogTerm: 0, preVote: true }));
-    const replies = drain(node, storage).messages.filter((message): message is RequestVoteResponse => message.type === 'RequestVoteResponse');
+    const replies = voteResponses(drain(node, storage).messages);
     expect(replies).toMatchObject([{ to: n3, preVote: true, voteGranted: true }]);
     expect(node.status().term).toBe(1);
   });
@@ -685,7 +685,7 @@ describe('a lost connection to the leader (PreVote, thesis §9.6)', () => {
     const { node, storage } = followerOf(n2, 13);
     node.peerDisconnected(n2);
     node.step(requestVote({ from: n3, term: 2, lastLogIndex: 5, lastLogTerm: 1 }));
-    const replies = drain(node, storage).messages.filter((message): message is RequestVoteResponse => message.type === 'RequestVoteResponse');
+    const replies = voteResponses(drain(node, storage).messages);
     expect(replies).toMatchObject([{ to: n3, preVote: false, voteGranted: true }]);
     expect(node.softState()).toMatchObject({ role: 'follower', leaderId: noNode, term: 2 });
     node.step({ type: 'Heartbeat', from: n3, to: n1, term: asTerm(2), leaderCommit: asLogIndex(0), round: 1 });
@@ -707,7 +707,7 @@ describe('a lost connection to the leader (PreVote, thesis §9.6)', () => {
     const { node, storage } = followerOf(n2, 9);
     node.peerDisconnected(n2);
     node.step(requestVote({ from: n3, term: 1, lastLogIndex: 5, lastLogTerm: 1 }));
-    const replies = drain(node, storage).messages.filter((message): message is RequestVoteResponse => message.type === 'RequestVoteResponse');
+    const replies = voteResponses(drain(node, storage).messages);
     expect(replies).toMatchObject([{ to: n3, preVote: false, voteGranted: false }]);
     expect(node.status().votedFor).toBe(noNode);
   });
@@ -726,8 +726,7 @@ describe('a lost connection to the leader (PreVote, thesis §9.6)', () => {
 
   function preVoteAnswer(node: RaftNode, storage: MemoryStorage, from: NodeId, lastLogIndex = 0, lastLogTerm = 0): boolean | undefined {
     node.step(requestVote({ from, to: node.status().nodeId, term: 2, lastLogIndex, lastLogTerm, preVote: true }));
-    const replies = drain(node, storage).messages.filter((message): message is RequestVoteResponse => message.type === 'RequestVoteResponse' && message.to === from);
-    return replies.at(-1)?.voteGranted;
+    return voteResponses(drain(node, storage).messages).filter((message) => message.to === from).at(-1)?.voteGranted;
   }
 
   test('of two members whose probes cross, only one is encouraged, so the real vote is not split', () => {
@@ -767,7 +766,7 @@ describe('a lost connection to the leader (PreVote, thesis §9.6)', () => {
     node.step({ type: 'Heartbeat', from: n2, to: n1, term: asTerm(1), leaderCommit: asLogIndex(0), round: 1 });
     drain(node, storage);
     node.step(requestVote({ from: n3, term: 2, lastLogIndex: 0, lastLogTerm: 0, preVote: true }));
-    const replies = drain(node, storage).messages.filter((message): message is RequestVoteResponse => message.type === 'RequestVoteResponse');
+    const replies = voteResponses(drain(node, storage).messages);
     expect(replies.every((reply) => !reply.voteGranted)).toBe(true);
     expect(node.status()).toMatchObject({ term: 1, leaderId: n2 });
   });
