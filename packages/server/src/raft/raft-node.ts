@@ -725,7 +725,7 @@ export class RaftNode {
       (this.votedFor === noNode && this.leaderId === noNode && message.term === this.currentTerm) ||
       (message.preVote && message.term > this.currentTerm);
     const upToDate = this.log.isUpToDate(message.lastLogIndex, message.lastLogTerm);
-    const voteGranted = canVote && upToDate && !(message.preVote && this.yieldsProbeTo(message) === false);
+    const voteGranted = canVote && upToDate && !(message.preVote && this.outranksCrossingProbe(message));
     if (voteGranted && !message.preVote) {
       assert(this.votedFor === noNode || this.votedFor === message.from, 'at most one vote per term');
       this.votedFor = message.from;
@@ -755,16 +755,16 @@ export class RaftNode {
    * Two members whose probes cross (both pre-candidates at once) would each grant the other and then
    * split the real vote. A pre-candidate therefore yields only to a probe that is strictly more
    * up-to-date, or as up-to-date with a greater id: of two simultaneous probes exactly one is
-   * encouraged. Undefined when this member is not probing (the usual rules apply). Liveness is kept:
-   * the best of the probing members is refused by none of the others.
+   * encouraged. Always false when this member is not probing (the usual rules apply). Liveness is
+   * kept: the best of the probing members is refused by none of the others.
    */
-  private yieldsProbeTo(message: RequestVote): boolean | undefined {
-    if (this.role !== 'preCandidate') return undefined;
+  private outranksCrossingProbe(message: RequestVote): boolean {
+    if (this.role !== 'preCandidate') return false;
     const ourLastTerm = this.log.lastTerm();
     const ourLastIndex = this.log.lastIndex();
-    if (message.lastLogTerm !== ourLastTerm) return message.lastLogTerm > ourLastTerm;
-    if (message.lastLogIndex !== ourLastIndex) return message.lastLogIndex > ourLastIndex;
-    return message.from > this.nodeId;
+    if (message.lastLogTerm !== ourLastTerm) return message.lastLogTerm < ourLastTerm;
+    if (message.lastLogIndex !== ourLastIndex) return message.lastLogIndex < ourLastIndex;
+    return message.from < this.nodeId;
   }
 
   private handleRequestVoteResponse(message: RequestVoteResponse): void {
