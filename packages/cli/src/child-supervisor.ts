@@ -193,31 +193,32 @@ export function superviseChild(options: SuperviseOptions): Promise<SupervisedExi
       });
     };
     const first = watchdog;
-    if (first === undefined) {
-      watchdogFailed = true;
-      gate?.destroy(); // end-of-file: the gate exits and the command never runs
-    } else {
-      let armingTimer: NodeJS.Timeout | undefined;
-      const armingLimit = new Promise<boolean>((resolve) => {
-        armingTimer = setTimeout(() => resolve(false), watchdogArmingLimitMs);
-        armingTimer.unref();
-      });
-      void Promise.race([first.armed, armingLimit]).then((armed) => {
-        clearTimeout(armingTimer);
-        if (!armed) {
-          watchdogFailed = true;
-          first.stop();
-        }
-        // After a loss, a signal or the lease's end the gate must not exec the command (a loss or a
-        // signal is stopping it already; past the deadline the exit reports the lapse).
-        if (armed && lossReason === undefined && forwarded === 0 && leaseLeft()) {
-          gateOpened = true;
-          gate?.end('go\n');
-          replaceWhenEnded(first);
-        } else {
-          gate?.destroy(); // end-of-file: the gate exits and the command never runs
-        }
-      });
-    }
+    let armingTimer: NodeJS.Timeout | undefined;
+    const armedInTime =
+      first === undefined
+        ? Promise.resolve(false) // it could not be started at all
+        : Promise.race([
+            first.armed,
+            new Promise<boolean>((resolve) => {
+              armingTimer = setTimeout(() => resolve(false), watchdogArmingLimitMs);
+              armingTimer.unref();
+            }),
+          ]);
+    void armedInTime.then((armed) => {
+      clearTimeout(armingTimer);
+      if (!armed) {
+        watchdogFailed = true;
+        first?.stop();
+      }
+      // After a loss, a signal or the lease's end the gate must not exec the command (a loss or a
+      // signal is stopping it already; past the deadline the exit reports the lapse).
+      if (first !== undefined && armed && lossReason === undefined && forwarded === 0 && leaseLeft()) {
+        gateOpened = true;
+        gate?.end('go\n');
+        replaceWhenEnded(first);
+      } else {
+        gate?.destroy(); // end-of-file: the gate exits and the command never runs
+      }
+    });
   });
 }
