@@ -262,7 +262,7 @@ describe('WsPeerTransport with peers down', () => {
     if (first === undefined || second === undefined) throw new Error('two members');
     await stopListening(second);
     startTransport(first, members);
-    await sleep(30); // a few refused dials
+    await waitFor(() => first.logs.some((line) => line.level === 'warn' && line.message.includes('peer connection failed')), 'a refused dial');
     transportOf(first).send([heartbeat(first.nodeId, second.nodeId, 1), heartbeat(first.nodeId, second.nodeId, 2)]);
     expect(transportOf(first).stats()).toMatchObject({ connectedPeers: 0, queuedMessages: 0, droppedMessages: 2, framesSent: 0 });
     expect(first.logs.some((line) => line.level === 'warn' && line.message.includes('peer connection failed'))).toBe(true);
@@ -359,6 +359,7 @@ describe('WsPeerTransport handshake', () => {
       transportOf(first).send([heartbeat(first.nodeId, second.nodeId, round)]);
       await sleep(10);
     }
+    await waitFor(() => first.logs.some((line) => line.message.includes('peer connection failed') && String(line.fields['error']).includes('401')), "n1's dial refused");
     expect(second.received).toHaveLength(0);
     expect(transportOf(first).stats().connectedPeers).toBe(0);
     expect(second.logs.some((line) => line.level === 'warn' && line.fields['status'] === 401)).toBe(true);
