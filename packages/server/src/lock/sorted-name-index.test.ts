@@ -102,16 +102,27 @@ describe('SortedNameIndex', () => {
     }
     expect(set.size).toBe(1_000_000);
     set.add('tenant-500/lock-0005'); // and one out of order, splitting a chunk in the middle
-    const started = performance.now();
-    const page: string[] = [];
-    for (const value of set.withPrefix('tenant-500/')) {
-      page.push(value);
-      if (page.length === 100) break;
-    }
+    const listPage = (): string[] => {
+      const page: string[] = [];
+      for (const value of set.withPrefix('tenant-500/')) {
+        page.push(value);
+        if (page.length === 100) break;
+      }
+      return page;
+    };
+    const page = listPage();
     expect(page).toHaveLength(100);
     expect(page.slice(0, 7)).toEqual(['000', '0005', '001', '002', '003', '004', '005'].map((lock) => `tenant-500/lock-${lock}`));
     expect(page.every((value) => value.startsWith('tenant-500/'))).toBe(true);
-    expect(performance.now() - started).toBeLessThan(50);
+    // Timed best of five: one listing can take a GC pause of the million-name heap or a preemption
+    // of the process on a loaded machine; one that reads past what it returns is slow every time.
+    // (The page takes ~0.05 ms; scanning from the first name to the prefix took 16 ms here.)
+    const durationsMs = Array.from({ length: 5 }, () => {
+      const started = performance.now();
+      listPage();
+      return performance.now() - started;
+    });
+    expect(Math.min(...durationsMs)).toBeLessThan(5);
   }, 60_000); // building a million names takes seconds on a slow CI machine; the listing does not
 
   test.each([1, 2, 3])('an open view stays the index as it was while adds, deletes and splits go on (seed=%i)', (seed) => {
