@@ -27,10 +27,16 @@ test('lock with timeoutMs 200 on a held lock rejects with TimeoutError after ~20
     expect(state?.waiters).toEqual([]);
   }
   console.log(`lock timeoutMs=200 rejected after ${elapsedMs.map((ms) => ms.toFixed(0)).join(', ')} ms`);
+  // Never before the timeout, and never held until the 10 s requestTimeoutMs that caps a cleanup
+  // whose cancel goes unanswered.
   for (const ms of elapsedMs) {
     expect(ms).toBeGreaterThanOrEqual(199);
-    expect(ms).toBeLessThan(400);
+    expect(ms).toBeLessThan(2_000);
   }
+  // ~200 ms: the timeout, then the cancel committed through Raft (an fsync on two members) before
+  // lock() rejects. A loaded machine can hold one round's commit up for longer than the 200 ms
+  // allowed here, so the fastest of the three rounds shows it; an SDK that waits longer fails all three.
+  expect(Math.min(...elapsedMs)).toBeLessThan(400);
 
   // An AbortSignal does the same, rejecting with the signal's reason.
   const controller = new AbortController();
