@@ -1,7 +1,9 @@
 // Sessions are leases (SPEC §3.6): one that stops sending keepalives is expired by the leader and
 // its lock passes to the next waiter in FIFO order; one that keeps sending survives a leader change.
 
+import { performance } from 'node:perf_hooks';
 import { expect, test } from 'vitest';
+import { eventually } from '../sdk/sdk-test-helpers.js';
 import { LocalCluster, sleep } from './local-cluster.js';
 import { expectOk, type Reply } from './protocol-client.js';
 import { RetryingClient } from './retrying-client.js';
@@ -33,9 +35,11 @@ test('a session that stops sending keepalives expires and its lock goes to the w
   const silent = new RetryingClient(addresses);
   const first = new RetryingClient(addresses);
   const second = new RetryingClient(addresses);
+  const observer = new RetryingClient(addresses);
 
   const silentTtlMs = 1000;
-  const silentOpenSentMs = Date.now();
+  // The monotonic clock, as the leader's lease: an elapsed time, not wall-clock readings.
+  const silentOpenSentMs = performance.now();
   const silentSession = String(expectOk(await silent.call('session.open', { ttlMs: silentTtlMs, name: 'silent' })).sessionId);
   const firstSession = String(expectOk(await first.call('session.open', { ttlMs: 10_000, name: 'first' })).sessionId);
   const secondSession = String(expectOk(await second.call('session.open', { ttlMs: 10_000, name: 'second' })).sessionId);
@@ -45,14 +49,18 @@ test('a session that stops sending keepalives expires and its lock goes to the w
   const held = expectOk(await silent.call('lock.acquire', { sessionId: silentSession, name: 'fifo', mode: 'try' }));
   const grants: string[] = [];
   const firstGrant = first.call('lock.acquire', { sessionId: firstSession, name: 'fifo', mode: 'wait' }, { deadlineMs: 20_000 }).then((reply) => (grants.push('first'), reply));
-  await sleep(100);
+  // Queued (or, once the silent session expired, granted) before the second asks: a 100 ms sleep
+  // used to order the two waits, and a first request held up or retried for longer could be overtaken.
+  await eventually(async () => {
+    const lock = expectOk(await observer.call('lock.get', { name: 'fifo' })).lock as { holder: { sessionId: string } | null; waiters: { sessionId: string }[] } | null;
+    return lock?.holder?.sessionId === firstSession || lock?.waiters.some((waiter) => waiter.sessionId === firstSession) === true;
+  }, 10_000, 'the first wait to be queued');
   const secondGrant = second.call('lock.acquire', { sessionId: secondSession, name: 'fifo', mode: 'wait' }, { deadlineMs: 20_000 }).then((reply) => (grants.push('second'), reply));
-  await sleep(100);
 
   // The silent session sends nothing after its open: the leader expires it no earlier than its TTL
   // after that (its lease starts when the open is applied, after it was sent).
   const granted: Reply = await firstGrant;
-  expect(Date.now() - silentOpenSentMs).toBeGreaterThanOrEqual(silentTtlMs);
+  expect(performance.now() - silentOpenSentMs).toBeGreaterThanOrEqual(silentTtlMs);
   const firstToken = Number(expectOk(granted).token);
   expect(firstToken).toBeGreaterThan(Number(held.token));
   expect(grants).toEqual(['first']);
@@ -66,7 +74,7 @@ test('a session that stops sending keepalives expires and its lock goes to the w
 
   firstKeepalive.stop();
   secondKeepalive.stop();
-  for (const client of [silent, first, second]) client.close();
+  for (const client of [silent, first, second, observer]) client.close();
 });
 
 test('a session that keeps sending keepalives survives a leader change, with its lock', async () => {
