@@ -146,7 +146,8 @@ describe('a three-member TLS cluster', () => {
     expect(status.role).not.toBe('leader');
     expect(outsider.output).toContain('is not signed by a CA in');
     const others = cluster.members.filter((member) => member.id !== outsider.id);
-    expect(others.some((member) => member.output.includes('certificate not trusted'))).toBe(true);
+    // Refused when it dials them: waited for, as the outsider starts dialling only once it is up.
+    await eventually(() => others.some((member) => member.output.includes('certificate not trusted')), 10_000, "the others' refusal of the outsider logged");
     const lock = await session.lock('tls/still-serving');
     expect(lock.token).toBeGreaterThan(0n);
 
