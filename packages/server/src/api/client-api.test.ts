@@ -457,3 +457,40 @@ describe('watch snapshots over the frame limit', () => {
     expect(watches.every((reply) => reply.ok)).toBe(true);
   });
 });
+
+describe('a request id reused by a different request', () => {
+  // The dedupe table answers by request id alone. A retry of the same request must get the original
+  // result; a different request under a spent id must be refused at once, not parked for ever (a try
+  // included) nor answered with a grant or a release that never happened.
+  test('is refused INVALID_ARGUMENT at once, while a true retry still gets the original result', async () => {
+    const fixture = await startFixture();
+    const client = await TestClient.connect(fixture);
+    const session = String((await client.ok('session.open', { ttlMs: 10_000 }, 'spent-open')).sessionId);
+    const other = String((await client.ok('session.open', { ttlMs: 10_000 })).sessionId);
+
+    const tryUnderOpenId = await withinMs(client.request('lock.acquire', { sessionId: session, name: 'a', mode: 'try' }, 'spent-open'), 2_000, 'try acquire under a session.open id');
+    expect(tryUnderOpenId.error?.code).toBe('INVALID_ARGUMENT');
+    const campaignUnderOpenId = await withinMs(client.request('election.campaign', { sessionId: session, name: 'e', value: 'v' }, 'spent-open'), 2_000, 'campaign under a session.open id');
+    expect(campaignUnderOpenId.error?.code).toBe('INVALID_ARGUMENT');
+
+    const granted = await client.ok('lock.acquire', { sessionId: session, name: 'a', mode: 'try' }, 'spent-acquire');
+    expect(await client.ok('lock.acquire', { sessionId: session, name: 'a', mode: 'try' }, 'spent-acquire')).toEqual(granted);
+    expect((await client.request('lock.acquire', { sessionId: session, name: 'b', mode: 'try' }, 'spent-acquire')).error?.code).toBe('INVALID_ARGUMENT');
+    expect((await client.request('lock.acquire', { sessionId: other, name: 'a', mode: 'try' }, 'spent-acquire')).error?.code).toBe('INVALID_ARGUMENT');
+    expect((await client.request('lock.release', { sessionId: session, name: 'a', token: granted.token }, 'spent-open')).error?.code).toBe('INVALID_ARGUMENT');
+    expect((await client.request('session.open', { ttlMs: 10_000 }, 'spent-acquire')).error?.code).toBe('INVALID_ARGUMENT');
+    expect((await client.ok('lock.get', { name: 'a' })).lock).toMatchObject({ holder: { sessionId: session, token: granted.token } });
+
+    // A queued wait retried under its own id (from a second connection, as after a reconnect) stays
+    // parked and gets the grant.
+    const queued = client.request('lock.acquire', { sessionId: other, name: 'a', mode: 'wait' }, 'spent-wait');
+    await nextTurn();
+    const reconnected = await TestClient.connect(fixture);
+    const retried = reconnected.request('lock.acquire', { sessionId: other, name: 'a', mode: 'wait' }, 'spent-wait');
+    await nextTurn();
+    await client.ok('lock.release', { sessionId: session, name: 'a', token: granted.token });
+    const [first, again] = await withinMs(Promise.all([queued, retried]), 2_000, 'grant of the queued wait');
+    expect(first.result).toMatchObject({ name: 'a', sessionId: other });
+    expect(again.result).toEqual(first.result);
+  });
+});

@@ -141,8 +141,12 @@ export class Operations {
   // ---------------------------------------------------------------------------------------------
 
   /** Propose a command; resolve with its value or throw the typed error it produced. */
-  private async command(command: LockCommand): Promise<Record<string, unknown>> {
-    return unwrap(await this.options.driver.propose(command));
+  private async command(command: Exclude<LockCommand, { type: 'Acquire' | 'ExpireSession' | 'Noop' }>): Promise<Record<string, unknown>> {
+    const value = unwrap(await this.options.driver.propose(command));
+    // The dedupe table answers by request id alone: a value of another shape is the remembered
+    // result of a different request that used this id, and answering with it would be a lie.
+    if (!Object.hasOwn(value, resultKeyOf[command.type])) throw reusedRequestIdError(command.requestId);
+    return value;
   }
 
   /** Linearizable unless stale: ReadIndex through this member as leader. Returns the index served at. */
@@ -181,6 +185,10 @@ export class Operations {
         (result) => {
           if (!result.ok) return settle(() => reject(serviceErrorFromWire({ code: result.code, message: result.message })));
           const value = result.value as unknown as Record<string, unknown>;
+          // The dedupe table answers by request id alone: a result that is not this acquire's means
+          // the id was spent on another request. Parking on it would leave this one unanswered
+          // forever (a try included), and answering it would claim a lock that was never granted.
+          if (!isResultOfAcquire(value, kind, name, sessionId)) return settle(() => reject(reusedRequestIdError(requestId)));
           if (value.state === 'acquired') settle(() => resolve({ name, sessionId, token: Number(value.token) }));
           // 'queued': stays parked until the entry that grants, cancels or expires it.
         },
@@ -272,6 +280,31 @@ export class Operations {
   private wallTimeMs(): number {
     return this.options.clock.wallTimeMs();
   }
+}
+
+/** A field every success value of the command type has, and the values of the other types lack (but ForceRelease's). */
+const resultKeyOf = {
+  OpenSession: 'createdIndex',
+  CloseSession: 'closed',
+  CancelWait: 'cancelled',
+  Release: 'released',
+  ForceRelease: 'released',
+  Proclaim: 'proclaimed',
+} as const;
+
+/**
+ * Whether a result the state machine returned for an Acquire is that acquire's own: a grant to this
+ * session of this lock, or a place in this lock's queue. Anything else is the remembered result of
+ * another request that used the same request id.
+ */
+function isResultOfAcquire(value: Record<string, unknown>, kind: LockKind, name: string, sessionId: string): boolean {
+  if (value.kind !== kind || value.name !== name) return false;
+  if (value.state === 'acquired') return value.sessionId === sessionId;
+  return value.state === 'queued';
+}
+
+function reusedRequestIdError(requestId: string): ServiceError {
+  return new InvalidArgumentError(`request id ${JSON.stringify(requestId)} was already used by a different request; every request needs its own id (only a retry of the same request may reuse it)`);
 }
 
 function unwrap(result: CommandResult): Record<string, unknown> {
