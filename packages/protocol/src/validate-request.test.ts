@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { Packr } from 'msgpackr';
 import { describe, expect, test } from 'vitest';
 import { decodeFrame, encodeFrame, FrameDecodeError } from './frame-codec.js';
 import { protocolLimits } from './limits.js';
@@ -73,6 +74,25 @@ describe('validateRequest', () => {
       expect(result.ok).toBe(false);
       expect(!result.ok && result.id).toBe(undefined);
     }
+  });
+
+  test('args that msgpack extensions decode to objects (timestamp, 0xC1, Error, RegExp, Set, typed array) are not maps', () => {
+    const extensions = new Packr({ useRecords: false, moreTypes: true });
+    const timestamp = Uint8Array.from([0xd6, 0xff, 0, 0, 0, 1]);
+    const frames = [
+      // {id: 'r', op: 'cluster.status', args: <timestamp>} and args: 0xC1, built by hand.
+      Uint8Array.from([...encodeFrame({ id: 'r', op: 'cluster.status', args: 0 }).slice(0, -1), ...timestamp]),
+      Uint8Array.from([...encodeFrame({ id: 'r', op: 'lock.list', args: 0 }).slice(0, -1), 0xc1]),
+      ...[new TypeError('x'), /a+/, new Set([1]), new Float64Array(1), new Date(0)].map((args) => extensions.pack({ id: 'r', op: 'session.open', args })),
+    ];
+    for (const frame of frames) {
+      const result = validateRequest(decodeFrame(frame));
+      expect(result.ok, JSON.stringify(result)).toBe(false);
+      expect(!result.ok && result.error.code).toBe('INVALID_ARGUMENT');
+      expect(!result.ok && result.error.message).toContain('"args" must be a map');
+    }
+    expect(validateRequest(decodeFrame(extensions.pack({ id: 'r', op: 'session.open', args: { name: 'ok' } }))).ok).toBe(true);
+    expect(validateRequest({ id: 'r', op: 'session.open', args: Object.assign(Object.create(null) as object, { name: 'ok' }) }).ok).toBe(true);
   });
 
   test('never throws on arbitrary decoded values (fuzz)', () => {

@@ -155,8 +155,15 @@ function checkField(op: string, field: string, rule: FieldRule, value: unknown):
 
 export type ValidatedRequest = { readonly ok: true; readonly request: ClientRequest } | { readonly ok: false; readonly id: string | undefined; readonly error: ServiceError };
 
+/**
+ * A msgpack map as the codec decodes it. Not a Date, RegExp, Error, Set, typed array or msgpackr's
+ * 0xC1 marker, which msgpackr also decodes to objects: taken for maps, they passed as empty
+ * argument maps, and their inherited properties (an Error's name) were read as arguments.
+ */
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
 
 export function isOperationName(value: unknown): value is OperationName {
