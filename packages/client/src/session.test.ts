@@ -222,3 +222,27 @@ test('closing the session aborts its locks and tells the cluster', async () => {
   await lock.release(); // nothing left to do: the close released it
   expect(fake.requests('lock.release')).toHaveLength(0);
 });
+
+test('many requests of one session in flight at once (20 queued lock waits) raise no MaxListenersExceededWarning', async () => {
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error) => warnings.push(warning);
+  process.on('warning', onWarning);
+  try {
+    const { fake, sdk } = await setup((fake) => {
+      fake.script = (received, member) => {
+        if (received.request.op === 'lock.acquire') return; // every wait stays queued
+        sessionScript(10_000)(received, member);
+      };
+    });
+    const session = await sdk.session({ ttlMs: 10_000 });
+    const waits = Array.from({ length: 20 }, (_, position) => session.lock(`queue/${position}`));
+    for (const wait of waits) wait.catch(() => undefined); // closing the session ends them
+    await waitUntil(() => fake.requests('lock.acquire').length === 20, 3_000, 'twenty queued waits');
+    await new Promise((resolve) => setImmediate(resolve)); // process.emitWarning emits on the next tick
+    await session.close();
+    await Promise.allSettled(waits);
+    expect(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning').map((warning) => warning.message)).toEqual([]);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});

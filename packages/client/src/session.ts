@@ -13,7 +13,7 @@
 //   - a lock name is waited for or held at most once per session at a time, so a cancel or a
 //     release by name can only ever touch the request it was meant for.
 
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { nanoid } from 'nanoid';
 import {
@@ -109,6 +109,10 @@ export class Session extends EventEmitter<SessionEvents> implements LockOwner, E
     super();
     this.connection = context.connection;
     this.deadlineMs = leaseStartMs + ttlMs;
+    // Every request of the session listens on this signal while it is outstanding (a queued lock()
+    // for as long as it waits): many at once are normal use, not a leak, so Node must not warn
+    // (MaxListenersExceededWarning) past its default of 10.
+    setMaxListeners(0, this.lifecycle.signal);
   }
 
   /** Open a session on the cluster (use Client.session). */
