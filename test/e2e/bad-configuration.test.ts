@@ -108,3 +108,21 @@ test('a port already in use exits non-zero with one line naming the address', as
     await new Promise((resolve) => blocker.close(resolve));
   }
 });
+
+test('a flag given without its value exits 2 with one line naming the flag, instead of starting on the default', async () => {
+  const [port] = await freePorts(1);
+  // Without the check, yargs hands a flag with no value its default: `--id --listen …` ran as n1.
+  const elsewhere = ['--listen', `127.0.0.1:${port}`, '--data-dir', join(scratch, 'missing-value')];
+  const cases: [string[], RegExp][] = [
+    [['--id', ...elsewhere], /^raftlockd: --id needs a value$/],
+    [['--heartbeat-ms', ...elsewhere], /^raftlockd: --heartbeat-ms needs a value$/],
+    [[...elsewhere, '--peers'], /^raftlockd: --peers needs a value$/],
+    [[...elsewhere, '--token-file'], /^raftlockd: --token-file needs a value$/],
+    [['--listen', `127.0.0.1:${port}`, '--data-dir'], /^raftlockd: --data-dir needs a value$/],
+    [['--listen', `127.0.0.1:${port}`, '--data-dir='], /^raftlockd: --data-dir needs a value$/],
+  ];
+  for (const [args, pattern] of cases) expect(expectOneLineFailure(args, pattern).status).toBe(2);
+  const joining = spawnSync(process.execPath, [raftlockdPath, '--log-level', 'silent', ...elsewhere], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, RAFTLOCK_JOIN: 'yes' } });
+  expect(joining.status).toBe(2);
+  expect(joining.stderr.trim()).toBe('raftlockd: RAFTLOCK_JOIN must be true, false, 1 or 0, got "yes"');
+});

@@ -23,6 +23,12 @@ function oneLine(message: string): string {
   return message.split('\n').map((line) => line.trim()).filter((line) => line.length > 0).join(' ');
 }
 
+/** yargs' message as the one line raftlockd prints, naming a flag given without its value as such. */
+function usageProblem(message: string): string {
+  const missingValue = /^Not enough arguments following: (\S+)$/.exec(message.trim());
+  return missingValue ? `--${missingValue[1]} needs a value` : oneLine(message);
+}
+
 function readSecretFile(path: string, flag: string): string {
   let text: string;
   try {
@@ -50,6 +56,13 @@ function readTokenFile(path: string): ClientTokens {
   }
 }
 
+/** A path flag given as `--flag=` (or `--flag ""`): refused, not read as the current directory or "". */
+function nonEmpty(value: unknown, flag: string): string {
+  const text = String(value);
+  if (text.trim() === '') throw new ConfigError(`${flag} needs a value`);
+  return text;
+}
+
 function buildConfig(argv: Record<string, unknown>): ServerConfig {
   const nodeId = validateNodeId(String(argv.id), '--id');
   const listenText = String(argv.listen);
@@ -69,8 +82,8 @@ function buildConfig(argv: Record<string, unknown>): ServerConfig {
   const snapshotTrailingEntries = Number(argv['snapshot-trailing']);
   if (!Number.isSafeInteger(snapshotEveryEntries) || snapshotEveryEntries < 100) throw new ConfigError(`--snapshot-entries must be an integer ≥ 100, got ${String(argv['snapshot-entries'])}`);
   if (!Number.isSafeInteger(snapshotTrailingEntries) || snapshotTrailingEntries < 0) throw new ConfigError(`--snapshot-trailing must be an integer ≥ 0, got ${String(argv['snapshot-trailing'])}`);
-  const peerSecret = argv['peer-secret-file'] === undefined ? undefined : readSecretFile(String(argv['peer-secret-file']), '--peer-secret-file');
-  const clientTokens = argv['token-file'] === undefined ? undefined : readTokenFile(String(argv['token-file']));
+  const peerSecret = argv['peer-secret-file'] === undefined ? undefined : readSecretFile(nonEmpty(argv['peer-secret-file'], '--peer-secret-file'), '--peer-secret-file');
+  const clientTokens = argv['token-file'] === undefined ? undefined : readTokenFile(nonEmpty(argv['token-file'], '--token-file'));
   const pathOf = (flag: string) => (argv[flag] === undefined || argv[flag] === '' ? undefined : String(argv[flag]));
   const tls = loadServerTls({ certPath: pathOf('tls-cert'), keyPath: pathOf('tls-key'), caPath: pathOf('tls-ca'), advertise, nowMs: Date.now() });
   return {
@@ -80,10 +93,10 @@ function buildConfig(argv: Record<string, unknown>): ServerConfig {
     peers,
     peersGiven: argv.peers !== undefined,
     join: joining,
-    restoreFile: argv.restore === undefined ? undefined : String(argv.restore),
+    restoreFile: argv.restore === undefined ? undefined : nonEmpty(argv.restore, '--restore'),
     snapshotEveryEntries,
     snapshotTrailingEntries,
-    dataDir: argv['data-dir'] === undefined ? join('raftlock-data', nodeId) : String(argv['data-dir']),
+    dataDir: argv['data-dir'] === undefined ? join('raftlock-data', nodeId) : nonEmpty(argv['data-dir'], '--data-dir'),
     heartbeatIntervalMs,
     electionTimeoutMs,
     peerSecret,
@@ -117,7 +130,10 @@ function environmentDefaults(): Record<string, string | boolean> {
   for (const [variable, flag] of Object.entries(environmentFlags)) {
     const value = process.env[variable];
     if (value === undefined || value === '') continue;
-    defaults[flag] = flag === 'join' ? value === 'true' || value === '1' : value;
+    if (flag !== 'join') defaults[flag] = value;
+    else if (value === 'true' || value === '1') defaults[flag] = true;
+    else if (value === 'false' || value === '0') defaults[flag] = false;
+    else fail(`${variable} must be true, false, 1 or 0, got ${JSON.stringify(value.slice(0, 32))}`, exitCodes.usage);
   }
   return defaults;
 }
@@ -129,30 +145,30 @@ async function main(): Promise<void> {
     .usage('$0 [options]\n\nA raftlock cluster member. With no options: a one-member cluster on 127.0.0.1:7070.')
     .example('$0 --id n1 --listen 127.0.0.1:7071 --data-dir ./data/n1 --peers n1=127.0.0.1:7071,n2=127.0.0.1:7072,n3=127.0.0.1:7073', 'one member of a three-member cluster')
     .options({
-      id: { type: 'string', default: 'n1', describe: "this member's id ([a-z0-9-]{1,32})" },
-      listen: { type: 'string', default: '127.0.0.1:7070', describe: 'host:port for peers, clients and HTTP' },
-      advertise: { type: 'string', describe: 'address others use to reach this member (default: --listen)' },
-      peers: { type: 'string', describe: 'initial voting members id=host:port,... (bootstraps an empty data dir)' },
+      id: { type: 'string', requiresArg: true, default: 'n1', describe: "this member's id ([a-z0-9-]{1,32})" },
+      listen: { type: 'string', requiresArg: true, default: '127.0.0.1:7070', describe: 'host:port for peers, clients and HTTP' },
+      advertise: { type: 'string', requiresArg: true, describe: 'address others use to reach this member (default: --listen)' },
+      peers: { type: 'string', requiresArg: true, describe: 'initial voting members id=host:port,... (bootstraps an empty data dir)' },
       join: { type: 'boolean', describe: 'start empty as a non-voter and wait to be added' },
-      'data-dir': { type: 'string', describe: 'LMDB environment and snapshots (default ./raftlock-data/<id>)' },
-      'heartbeat-ms': { type: 'number', default: 100, describe: 'leader heartbeat interval' },
-      'election-timeout-ms': { type: 'number', default: 1000, describe: 'base election timeout; each wait is randomised in [T, 2T)' },
-      'token-file': { type: 'string', describe: 'client bearer tokens, one "token role" per line' },
-      'peer-secret-file': { type: 'string', describe: 'shared secret every member must present' },
-      'tls-cert': { type: 'string', describe: 'PEM certificate: serve https:// and wss:// (clients and peers), dial peers with wss://' },
-      'tls-key': { type: 'string', describe: 'PEM private key of --tls-cert' },
-      'tls-ca': { type: 'string', describe: 'PEM CA: peers must present a certificate it signed, and members it dials must too' },
-      'log-level': { type: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'pino log level' },
-      restore: { type: 'string', describe: 'seed an empty data dir from a snapshot file, then start' },
-      'snapshot-entries': { type: 'number', default: 10_000, describe: 'snapshot the state and compact the log every N applied entries' },
-      'snapshot-trailing': { type: 'number', default: 5_000, describe: 'log entries kept behind a snapshot for slightly lagging followers' },
+      'data-dir': { type: 'string', requiresArg: true, describe: 'LMDB environment and snapshots (default ./raftlock-data/<id>)' },
+      'heartbeat-ms': { type: 'number', requiresArg: true, default: 100, describe: 'leader heartbeat interval' },
+      'election-timeout-ms': { type: 'number', requiresArg: true, default: 1000, describe: 'base election timeout; each wait is randomised in [T, 2T)' },
+      'token-file': { type: 'string', requiresArg: true, describe: 'client bearer tokens, one "token role" per line' },
+      'peer-secret-file': { type: 'string', requiresArg: true, describe: 'shared secret every member must present' },
+      'tls-cert': { type: 'string', requiresArg: true, describe: 'PEM certificate: serve https:// and wss:// (clients and peers), dial peers with wss://' },
+      'tls-key': { type: 'string', requiresArg: true, describe: 'PEM private key of --tls-cert' },
+      'tls-ca': { type: 'string', requiresArg: true, describe: 'PEM CA: peers must present a certificate it signed, and members it dials must too' },
+      'log-level': { type: 'string', requiresArg: true, default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'pino log level' },
+      restore: { type: 'string', requiresArg: true, describe: 'seed an empty data dir from a snapshot file, then start' },
+      'snapshot-entries': { type: 'number', requiresArg: true, default: 10_000, describe: 'snapshot the state and compact the log every N applied entries' },
+      'snapshot-trailing': { type: 'number', requiresArg: true, default: 5_000, describe: 'log entries kept behind a snapshot for slightly lagging followers' },
     })
     .strict()
     // A repeated flag takes its last value, as with most CLIs (never an array).
     .parserConfiguration({ 'duplicate-arguments-array': false })
     .version(false)
     .help()
-    .fail((message, error) => fail(oneLine(error?.message ?? message ?? 'bad arguments'), exitCodes.usage))
+    .fail((message, error) => fail(usageProblem(error?.message ?? message ?? 'bad arguments'), exitCodes.usage))
     .parse();
 
   let config: ServerConfig;
