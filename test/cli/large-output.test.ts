@@ -1,7 +1,7 @@
 // Output larger than a pipe holds (64 KiB on Linux) reaches the reader whole: `raftlock locks --json |
 // jq` over a few hundred locks must get one complete JSON document, not the first 64 KiB of it. The
 // binary used to process.exit() as soon as the command returned, while the rest of the document was
-// still queued for the pipe.
+// still queued for the pipe. The list stops at --limit (default 1000), and says so on stderr.
 
 import { expect, test } from 'vitest';
 import { connect } from '@raftlock/client';
@@ -26,4 +26,14 @@ test('locks --json through a pipe: a document far larger than the pipe buffer ar
   const document = JSON.parse(listed.stdout) as { locks: { name: string; holder: { metadata: string } | null }[] };
   expect(document.locks).toHaveLength(count);
   expect(document.locks.at(-1)).toMatchObject({ name: 'big/0399', holder: { metadata } });
+
+  // --limit cuts the list short, and stderr says it may have been (stdout stays one document).
+  const capped = await runCli(['--endpoints', endpoints, 'locks', 'big/', '--limit', '150', '--json']);
+  expect(capped.exitCode).toBe(0);
+  expect((JSON.parse(capped.stdout) as { locks: unknown[] }).locks).toHaveLength(150);
+  expect(capped.stderr).toBe('raftlock: warning: listed the first 150 locks; there may be more (--limit, up to 10000, lists more)\n');
+  const whole = await runCli(['--endpoints', endpoints, 'locks', 'big/', '--limit', '401']);
+  expect(whole.exitCode).toBe(0);
+  expect(whole.stdout.trimEnd().split('\n')).toHaveLength(1 + count);
+  expect(whole.stderr).toBe('');
 });

@@ -6,7 +6,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { LockState } from '@raftlock/client';
 import { action, type CliContext } from '../cli-context.js';
 import { formatDuration } from '../duration.js';
-import { exitCodes } from '../exit-codes.js';
+import { exitCodes, usageError } from '../exit-codes.js';
 import { none, type Cell, type Column } from '../output.js';
 
 export interface LockJson {
@@ -69,6 +69,20 @@ export function lockRow(lock: LockState, nowMs: number): Cell[] {
   ];
 }
 
+/** The members list this many locks when asked for no number (protocolLimits.defaultListLimit). */
+const defaultListLimit = 1000;
+/** The most one lock.list answers (protocolLimits.maxListLimit). */
+const maxListLimit = 10_000;
+
+/** --limit: a whole number from 1 to 10 000, or a usage error naming the flag. */
+export function parseLimit(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value).trim();
+  const limit = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(limit >= 1 && limit <= maxListLimit)) throw usageError(`--limit: ${JSON.stringify(String(value))} is not a whole number from 1 to ${maxListLimit}`);
+  return limit;
+}
+
 export function locksCommand(context: CliContext): CommandModule {
   return {
     command: 'locks [prefix]',
@@ -76,14 +90,17 @@ export function locksCommand(context: CliContext): CommandModule {
     builder: (yargs: Argv) =>
       yargs
         .positional('prefix', { type: 'string', describe: 'only locks whose name starts with this (e.g. orders/)' })
-        .option('limit', { type: 'number', describe: 'at most this many locks' })
+        .option('limit', { type: 'string', describe: `at most this many locks (1–${maxListLimit}) [default: ${defaultListLimit}]`, coerce: parseLimit })
         .example('$0 locks', 'every lock')
         .example('$0 locks orders/ --json | jq \'.locks[] | select(.waiters | length > 0)\'', 'locks under orders/ that have waiters'),
     handler: action<{ prefix?: string; limit?: number }>(context, async (argv, { globals, output }) => {
       const { withCluster } = await import('../cluster-connection.js');
       const prefix = argv.prefix ?? '';
-      const locks = await withCluster(globals, (client) => client.locks({ prefix, ...(argv.limit === undefined ? {} : { limit: argv.limit }) }));
+      const limit = argv.limit ?? defaultListLimit;
+      const locks = await withCluster(globals, (client) => client.locks({ prefix, limit }));
       const nowMs = Date.now();
+      // The list stops at the limit without saying whether more were left: say it may be cut short.
+      if (locks.length >= limit) output.warn(`warning: listed the first ${limit} locks; there may be more${limit < maxListLimit ? ` (--limit, up to ${maxListLimit}, lists more)` : ''}`);
       if (output.json) {
         output.document({ prefix, locks: locks.map((lock) => lockJson(lock, nowMs)) });
       } else if (locks.length === 0) {
