@@ -27,13 +27,15 @@ test('--help lists every command with examples and the exit codes', async () => 
 
 test.each([
   [['status', '--bogus'], /^raftlock: Unknown argument: bogus \(see raftlock status --help\)$/],
-  [['statsu'], /^raftlock: .*status.* \(see raftlock --help\)$/],
+  [['statsu'], /^raftlock: unknown command "statsu"; did you mean status\? \(see raftlock --help\)$/],
+  [['lock', 'geet', 'x'], /^raftlock: unknown command "lock geet"; did you mean get\? \(see raftlock lock --help\)$/],
+  [['--endpoints', '10.0.0.1:7070', '--timeout', '1s', 'locks', '--limit', 'x'], /^raftlock: --limit: "x" is not a whole number from 1 to 10000 \(see raftlock locks --help\)$/],
   [[], /^raftlock: give a command \(see raftlock --help\)$/],
   [['lock'], /^raftlock: lock: give a subcommand: get, release or run \(see raftlock lock --help\)$/],
   [['lock', 'run', 'job'], /^raftlock: give the command to run after --, e\.g\. raftlock lock run job -- \.\/job\.sh$/],
   [['lock', 'run', 'job', 'echo'], /^raftlock: Unknown argument: echo \(see raftlock lock run --help\)$/],
   [['lock', 'release', 'job'], /add --force/],
-  [['--timeout', '5', 'locks'], /^raftlock: --timeout: "5" needs a unit, e\.g\. 5s or 5ms \(see raftlock --help\)$/],
+  [['--timeout', '5', 'locks'], /^raftlock: --timeout: "5" needs a unit, e\.g\. 5s or 5ms \(see raftlock locks --help\)$/],
   [['--timeout', '0', 'locks'], /^raftlock: --timeout must be more than 0$/],
   [['--endpoints', ' , ', 'locks'], /^raftlock: --endpoints: give at least one host:port$/],
   [['lock', 'run', '--wait', 'soon', 'job', '--', 'true'], /--wait: "soon" is not a duration/],
@@ -108,4 +110,7 @@ test('usage errors point at the --help of the command they are about', () => {
   expect(helpHint(['lock', 'run', 'job', 'sh'])).toBe('raftlock lock run --help');
   expect(helpHint(['--json', 'members', 'frob'])).toBe('raftlock members --help');
   expect(helpHint(['nonsense'])).toBe('raftlock --help');
+  // The values of options are not commands.
+  expect(helpHint(['--endpoints', '10.0.0.1:7070', '--timeout', '2s', 'lock', 'run', '--ttl', '5s', 'job'])).toBe('raftlock lock run --help');
+  expect(helpHint(['--endpoints=10.0.0.1:7070', 'members', 'add'])).toBe('raftlock members add --help');
 });

@@ -19,7 +19,7 @@ import { snapshotCommand } from './commands/snapshot.js';
 import { statusCommand } from './commands/status.js';
 import { watchCommand } from './commands/watch.js';
 import { describeError, exitCodeFor, exitCodes, oneLine } from './exit-codes.js';
-import { helpHint } from './help-hint.js';
+import { helpHint, unknownCommandWord } from './help-hint.js';
 import type { CliIo } from './output.js';
 
 export { exitCodes, type ExitCode } from './exit-codes.js';
@@ -108,7 +108,11 @@ export async function run(argv: readonly string[], io: CliIo = processIo(), opti
     .version(packageVersion())
     .wrap(Math.min(120, io.stdout.columns ?? 100))
     .fail((message: string | undefined, error: Error | undefined) => {
-      throw new UsageFailure(oneLine(error?.message ?? message ?? 'bad usage'));
+      const text = oneLine(error?.message ?? message ?? 'bad usage');
+      // yargs' recommendCommands says only "Did you mean locks?": name the word it did not know.
+      const suggestion = /^Did you mean (.+)\?$/.exec(text);
+      const unknown = suggestion === null ? undefined : unknownCommandWord(argv);
+      throw new UsageFailure(unknown === undefined ? text : `unknown command ${JSON.stringify(unknown)}; did you mean ${suggestion?.[1]}?`);
     });
 
   let helpOutput = '';
