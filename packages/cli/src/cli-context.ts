@@ -48,6 +48,8 @@ export const defaultEndpoints = '127.0.0.1:7070';
 export const defaultTimeout = '5s';
 
 const endpointPattern = /^(?:([a-z]+):\/\/)?([^/]+)(?:\/.*)?$/i;
+/** host:port or [ipv6]:port, port 1–65535. */
+const hostPortPattern = /^(?:\[[0-9a-f:.]+\]|[^\s:[\]]+):(?:[1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/i;
 const tlsSchemes: ReadonlySet<string> = new Set(['https', 'wss']);
 const plainSchemes: ReadonlySet<string> = new Set(['http', 'ws']);
 
@@ -65,7 +67,11 @@ function parseEndpoints(text: string): { addresses: string[]; schemeTls: boolean
       if (schemeTls !== undefined && schemeTls !== wantsTls) throw usageError('--endpoints: mixes TLS (https://, wss://) and plain (http://, ws://) members');
       schemeTls = wantsTls;
     }
-    addresses.push(match[2] as string);
+    const address = match[2] as string;
+    // Without a scheme there is no default port to fall back on: `10.0.0.1` alone would be dialled on
+    // port 80 and reported as an unreachable cluster (exit 3) instead of a typo.
+    if (scheme === undefined && !hostPortPattern.test(address)) throw usageError(`--endpoints: ${JSON.stringify(endpoint)} is not host:port (e.g. 10.0.0.1:7070)`);
+    addresses.push(address);
   }
   if (addresses.length === 0) throw usageError('--endpoints: give at least one host:port');
   return { addresses, schemeTls };
