@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { watchJson, watchLines } from './watch.js';
+import { clock, watchJson, watchLines } from './watch.js';
 import { observeLine } from './election.js';
 
 test('a watch prints the current holders first, then one line per event', () => {
@@ -27,4 +27,15 @@ test('--json watch items are one object each, tokens as numbers', () => {
 test('observe prints one line per change of leader', () => {
   expect(observeLine('scheduler', { name: 'scheduler', sessionId: 's1', token: 7n, value: '10.0.0.7:8080', index: 9 })).toBe('#9  scheduler  leader "10.0.0.7:8080"  session=s1 token=7');
   expect(observeLine('scheduler', null)).toBe('#-  scheduler  no leader');
+});
+
+test('on a terminal a watch line starts with the local time of day it arrived, not UTC', () => {
+  const savedTz = process.env['TZ'];
+  process.env['TZ'] = 'Asia/Tokyo'; // UTC+9 all year: local and UTC differ wherever the test runs
+  try {
+    expect(clock(Date.UTC(2025, 0, 2, 0, 5, 7, 42))).toBe('09:05:07.042');
+  } finally {
+    if (savedTz === undefined) delete process.env['TZ'];
+    else process.env['TZ'] = savedTz;
+  }
 });

@@ -8,8 +8,11 @@ import { action, type CliContext } from '../cli-context.js';
 import { exitCodes } from '../exit-codes.js';
 import { lockJson } from './locks.js';
 
-function clock(nowMs: number): string {
-  return new Date(nowMs).toISOString().slice(11, 23);
+/** The local time of day, HH:MM:SS.mmm (a terminal's reader thinks in local time, not UTC). */
+export function clock(nowMs: number): string {
+  const time = new Date(nowMs);
+  const two = (value: number) => String(value).padStart(2, '0');
+  return `${two(time.getHours())}:${two(time.getMinutes())}:${two(time.getSeconds())}.${String(time.getMilliseconds()).padStart(3, '0')}`;
 }
 
 /** The plain lines for one watch item: the snapshot's holders, or the one event. */
