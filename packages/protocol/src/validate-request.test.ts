@@ -42,6 +42,8 @@ describe('validateRequest', () => {
   test('lock names: empty or with control characters are invalid, over 256 bytes too large', () => {
     expect(codeOf('lock.get', { name: '' })).toBe('INVALID_ARGUMENT');
     expect(codeOf('lock.get', { name: 'a\nb' })).toBe('INVALID_ARGUMENT');
+    expect(codeOf('lock.get', { name: 'a\u009bb' })).toBe('INVALID_ARGUMENT'); // C1 (CSI) too
+    expect(codeOf('lock.get', { name: 'a\u00a0b' })).toBe('OK');
     expect(codeOf('lock.get', { name: 'é'.repeat(128) })).toBe('OK');
     expect(codeOf('lock.get', { name: 'é'.repeat(129) })).toBe('TOO_LARGE');
     expect(codeOf('lock.get', { name: `${'€'.repeat(85)}a` })).toBe('OK'); // 256 bytes in 86 code units

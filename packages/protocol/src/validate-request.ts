@@ -83,12 +83,12 @@ const requestRules: { readonly [Op in OperationName]?: (args: Readonly<Record<st
 const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
- * Control characters, or a lone surrogate (such a name does not survive a UTF-8 round trip): the
+ * Control characters (Unicode's Cc: C0, DEL and C1), or a lone surrogate (such a name does not survive a UTF-8 round trip): the
  * same rules the lock state machine applies, checked here so a bad name costs no log entry.
  */
 function textProblem(text: string): string | undefined {
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(text)) return 'must not contain control characters';
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(text)) return 'must not contain control characters';
   if (loneSurrogate.test(text)) return 'must be well-formed Unicode (no lone surrogates)';
   return undefined;
 }

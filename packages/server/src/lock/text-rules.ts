@@ -5,7 +5,7 @@
 //   sizes are UTF-8 bytes as msgpack will write them: a lone surrogate counts 3 bytes, the size of
 //   the U+FFFD an encoder writes in its place, so every member measures the same string alike
 //   a valid name is 1..maxBytes bytes, well-formed UTF-16 (no lone surrogate) and has no control
-//   characters U+0000..U+001F or U+007F
+//   characters (Unicode's Cc: C0 U+0000..U+001F, DEL U+007F and C1 U+0080..U+009F)
 
 import { utf8ByteLength } from '@raftlock/protocol';
 import { assert } from '../assert.js';
@@ -22,8 +22,12 @@ function isLowSurrogate(codeUnit: number): boolean {
   return codeUnit >= lowSurrogateFirst && codeUnit <= lowSurrogateLast;
 }
 
+/**
+ * Unicode's control characters (general category Cc). C1 counts too: a terminal may act on U+009B
+ * (CSI) or U+0085 (NEL) in a name the CLI prints.
+ */
 function isControlCharacter(codeUnit: number): boolean {
-  return codeUnit <= 0x1f || codeUnit === 0x7f;
+  return codeUnit <= 0x1f || (codeUnit >= 0x7f && codeUnit <= 0x9f);
 }
 
 
