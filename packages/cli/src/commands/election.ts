@@ -4,7 +4,7 @@
 // RAFTLOCK_VALUE, and is stopped the moment leadership may be lost.
 
 import type { Argv, CommandModule } from 'yargs';
-import type { ElectionLeader } from '@raftlock/client';
+import type { Client, ElectionLeader, Leadership, Session } from '@raftlock/client';
 import { action, durationOption, type CliContext } from '../cli-context.js';
 import { formatDuration, parseDuration } from '../duration.js';
 import { CliError, exitCodes, usageError } from '../exit-codes.js';
@@ -97,7 +97,7 @@ function runCommand(context: CliContext): CommandModule {
         .positional('name', { type: 'string', describe: 'election name', demandOption: true })
         .positional('value', { type: 'string', describe: "this candidate's value, e.g. its address (≤ 4 KiB)", demandOption: true })
         .option('ttl', { type: 'string', describe: `session lease [default: ${defaultTtl}]`, coerce: durationOption('--ttl') })
-        .option('wait', { type: 'string', describe: 'give up (exit 1) if not elected within this [default: wait forever]', coerce: durationOption('--wait') })
+        .option('wait', { type: 'string', describe: 'give up (exit 1) if not elected within this; 0: only if nobody leads now [default: wait forever]', coerce: durationOption('--wait') })
         .option('grace', { type: 'string', describe: `after SIGTERM on loss of leadership, SIGKILL this much later [default: ${defaultGrace}]`, coerce: durationOption('--grace') })
         .example('$0 election run scheduler 10.0.0.7:8080 -- ./scheduler', 'run ./scheduler on whichever machine wins "scheduler"')
         .epilogue(
@@ -119,8 +119,12 @@ function runCommand(context: CliContext): CommandModule {
         waitMs: argv.wait,
         graceMs: argv.grace ?? parseDuration(defaultGrace, '--grace'),
         clientName: cliClientName(`election run ${name}`),
-        acquire: async (_client, session, signal) => {
-          const leadership = await session.election(name).campaign(value, { signal, ...(argv.wait === undefined ? {} : { timeoutMs: argv.wait }) });
+        acquire: async (client, session, signal) => {
+          const leadership =
+            argv.wait === 0
+              ? await campaignIfNobodyLeads(client, session, name, value, signal)
+              : await session.election(name).campaign(value, { signal, ...(argv.wait === undefined ? {} : { timeoutMs: argv.wait }) });
+          if (leadership === null) return null;
           return {
             token: leadership.token,
             signal: leadership.signal,
@@ -131,6 +135,33 @@ function runCommand(context: CliContext): CommandModule {
       });
     }),
   };
+}
+
+/**
+ * `--wait 0`: lead now or not at all. An election has no try mode, and a campaign with a 0 ms timeout
+ * is cancelled before the cluster can answer even when nobody leads; so campaign, and read who leads
+ * (linearizable) until either the campaign is granted or another session is seen leading — then
+ * this one queued behind it, and the campaign is cancelled. null: someone else leads.
+ */
+async function campaignIfNobodyLeads(client: Client, session: Session, name: string, value: string, signal: AbortSignal): Promise<Leadership | null> {
+  const behindAnother = new AbortController();
+  const campaign = session.election(name).campaign(value, { signal: AbortSignal.any([signal, behindAnother.signal]) });
+  const settled = campaign.then(
+    () => true,
+    () => true,
+  );
+  for (;;) {
+    if (await Promise.race([settled, new Promise<false>((resolve) => setTimeout(() => resolve(false), 10))])) break;
+    // Until the campaign is applied the read shows the leader before it (or none): read again.
+    const leader = await client.leader(name);
+    if (leader !== null && leader.sessionId !== session.id) {
+      behindAnother.abort(new DOMException(`election ${JSON.stringify(name)} has another leader`, 'AbortError'));
+      await settled; // the SDK has cancelled the campaign (or given back a grant that raced it)
+      if (signal.aborted) break; // interrupted meanwhile: report that, not "held elsewhere"
+      return null;
+    }
+  }
+  return await campaign;
 }
 
 export function electionCommand(context: CliContext): CommandModule {
