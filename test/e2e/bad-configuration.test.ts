@@ -98,15 +98,18 @@ test('a data dir that belongs to another member is refused and left untouched', 
   expect(await readdir(dataDir)).toEqual(filesBefore);
 });
 
-test('a port already in use exits non-zero with one line naming the address', async () => {
+test('a port already in use exits non-zero with one line naming the address, before the data dir is stamped', async () => {
   const blocker = createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   const port = (blocker.address() as AddressInfo).port;
+  const dataDir = join(scratch, 'port-in-use');
   try {
-    expectOneLineFailure(['--listen', `127.0.0.1:${port}`, '--data-dir', join(scratch, 'port-in-use')], new RegExp(`127\\.0\\.0\\.1:${port} is already in use`));
+    expectOneLineFailure(['--id', 'n2', '--listen', `127.0.0.1:${port}`, '--peers', `n2=127.0.0.1:${port}`, '--data-dir', dataDir], new RegExp(`127\\.0\\.0\\.1:${port} is already in use`));
   } finally {
     await new Promise((resolve) => blocker.close(resolve));
   }
+  // Nothing was written: a data dir stamped with that --peers would refuse the corrected one.
+  expect(await readdir(dataDir).catch(() => [])).toEqual([]);
 });
 
 test('a flag given without its value exits 2 with one line naming the flag, instead of starting on the default', async () => {

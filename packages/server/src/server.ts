@@ -4,7 +4,7 @@
 
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { decodeSnapshotFileHeader, SnapshotFileError } from '@raftlock/protocol';
 import pino from 'pino';
 import { createHttpServer } from './api/http-server.js';
@@ -74,6 +74,35 @@ export function pinoLogger(level: string, nodeId: string): { logger: Logger; roo
   return { logger, root };
 }
 
+/** Binds server to --listen; a port that cannot be had is a ConfigError naming why. */
+async function listenOn(server: NetServer, listen: ServerConfig['listen']): Promise<void> {
+  try {
+    server.listen(listen.port, listen.host);
+    await once(server, 'listening');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new ConfigError(`--listen: ${listen.host}:${listen.port} is already in use`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new ConfigError(`--listen: ${listen.host} is not an address of this machine`);
+    if (code === 'EACCES') throw new ConfigError(`--listen: not allowed to bind ${listen.host}:${listen.port}`);
+    throw error;
+  }
+}
+
+/**
+ * Fails on a --listen port that cannot be had before the data dir is touched: a fresh one is stamped
+ * with the cluster's identity (from --peers) when it opens, so a start that then failed to bind would
+ * leave a data dir that refuses the corrected --peers. A port taken in between is still refused by
+ * the real bind, later.
+ */
+async function checkListenAddress(listen: ServerConfig['listen']): Promise<void> {
+  const probe = createNetServer();
+  try {
+    await listenOn(probe, listen);
+  } finally {
+    if (probe.listening) await new Promise((resolve) => probe.close(resolve));
+  }
+}
+
 export async function startServer(config: ServerConfig, options: { logger?: Logger } = {}): Promise<RunningServer> {
   const logger = options.logger ?? pinoLogger(config.logLevel, config.nodeId).logger;
   const nodeId = asNodeId(config.nodeId);
@@ -81,6 +110,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
   const metrics = new Metrics(true);
   const clock = new SystemClock();
   const backup = config.restoreFile === undefined ? undefined : readBackup(config.restoreFile);
+  await checkListenAddress(config.listen);
 
   // The configuration lives in the data dir (stamped at bootstrap, then replicated). --peers only
   // bootstraps an empty one; given on a restart, it must name the cluster the data dir belongs to.
@@ -175,15 +205,10 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
   });
 
   try {
-    httpServer.listen(config.listen.port, config.listen.host);
-    await once(httpServer, 'listening');
+    await listenOn(httpServer, config.listen);
   } catch (error) {
     await transport.close();
     await storage.close();
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new ConfigError(`--listen: ${config.listen.host}:${config.listen.port} is already in use`);
-    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new ConfigError(`--listen: ${config.listen.host} is not an address of this machine`);
-    if (code === 'EACCES') throw new ConfigError(`--listen: not allowed to bind ${config.listen.host}:${config.listen.port}`);
     throw error;
   }
   const bound = httpServer.address() as AddressInfo;
