@@ -112,6 +112,14 @@ test('a port already in use exits non-zero with one line naming the address, bef
   expect(await readdir(dataDir).catch(() => [])).toEqual([]);
 });
 
+test('a data dir that cannot be created exits non-zero with one line, also under /proc (where a recursive mkdir never returns)', async () => {
+  const [port] = await freePorts(1);
+  const blockingFile = join(scratch, 'a-file');
+  await writeFile(blockingFile, '');
+  expectOneLineFailure(['--listen', `127.0.0.1:${port}`, '--data-dir', join(blockingFile, 'sub')], /data dir .*a-file\/sub cannot be/);
+  expectOneLineFailure(['--listen', `127.0.0.1:${port}`, '--data-dir', '/proc/raftlock-nope/n1'], /^raftlockd: data dir \/proc\/raftlock-nope\/n1 cannot be created \(ENOENT/);
+});
+
 test('a flag given without its value exits 2 with one line naming the flag, instead of starting on the default', async () => {
   const [port] = await freePorts(1);
   // Without the check, yargs hands a flag with no value its default: `--id --listen …` ran as n1.

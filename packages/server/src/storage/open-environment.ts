@@ -16,7 +16,8 @@
 //     clears slots of dead processes on open). Two members starting in the same instant can both
 //     pass it; it guards against the operator mistake, it is not a lock.
 
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptions } from 'lmdb';
 import { assert } from '../assert.js';
 import { DataDirError } from './data-dir-error.js';
@@ -91,11 +92,30 @@ function overlappingSyncOf(root: RootDatabase): unknown {
   return (root as unknown as { overlappingSync?: unknown }).overlappingSync;
 }
 
+/**
+ * Creates dataDir and any missing parents, one level at a time: Node 20's recursive mkdirSync never
+ * returns for a path under /proc (it retries the parent for ever), and a member must fail with a
+ * line, not hang.
+ */
 function createDirectory(dataDir: string): void {
+  const missing: string[] = [];
+  for (let path = resolve(dataDir); !existsSync(path); path = dirname(path)) {
+    missing.push(path);
+    if (dirname(path) === path) break; // the root itself is missing: mkdir says why
+  }
   try {
-    mkdirSync(dataDir, { recursive: true });
+    for (const path of missing.reverse()) mkdirIfAbsent(path);
   } catch (error) {
     throw new DataDirError(`data dir ${dataDir} cannot be created (${describeCause(error)})`, { cause: error });
+  }
+}
+
+function mkdirIfAbsent(path: string): void {
+  try {
+    mkdirSync(path);
+  } catch (error) {
+    // Created meanwhile by someone else: fine, as with mkdir -p.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
 }
 
