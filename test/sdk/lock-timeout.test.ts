@@ -1,5 +1,6 @@
 // Acceptance (issue 4): `lock(name, { timeoutMs: 200 })` on a held lock rejects with the TIMEOUT
-// error after about 200 ms and leaves no waiter behind; so does an aborted wait.
+// error after about 200 ms and leaves no waiter behind; so does an aborted wait. A timeout too short
+// for the round trip still takes a free lock.
 
 import { performance } from 'node:perf_hooks';
 import { expect, test } from 'vitest';
@@ -44,8 +45,19 @@ test('lock with timeoutMs 200 on a held lock rejects with TimeoutError after ~20
   await expect(waiter.lock('timeout/held', { signal: controller.signal })).rejects.toThrow('caller gave up');
   expect((await waiterClient.lock('timeout/held'))?.waiters).toEqual([]);
 
+  // A timeout shorter than the round trip: refused on the held lock (nothing left behind)…
+  await expect(waiter.lock('timeout/held', { timeoutMs: 0 })).rejects.toBeInstanceOf(TimeoutError);
+  expect((await waiterClient.lock('timeout/held'))?.waiters).toEqual([]);
+
   // Released with nobody waiting: the lock is free, so no cancelled wait was granted in the end.
   await held.release();
   expect(await waiterClient.lock('timeout/held')).toBeNull();
   expect((await waiterClient.sessions()).find((session) => session.sessionId === waiter.id)).toMatchObject({ heldLocks: 0, waits: 0 });
+
+  // …and granted on a free one: the grant beat the cancel, so it is the caller's, not given back.
+  const quick = await waiter.lock('timeout/held', { timeoutMs: 0 });
+  const state = await waiterClient.lock('timeout/held');
+  expect(state?.holder?.sessionId).toBe(waiter.id);
+  expect(state?.holder?.token).toBe(quick.token);
+  await quick.release();
 });

@@ -6,7 +6,8 @@
 //   - the acquire is one request id for its whole life: every retry (after a redirect, a dropped
 //     connection, a leader crash) re-parks the same wait or returns its original outcome;
 //   - an abandoned wait leaves nothing behind: the cancel is sent until the acquire itself answers
-//     definitively (TIMEOUT = cancelled), and a grant that won the race with the cancel is released;
+//     definitively (TIMEOUT = cancelled), and a grant that won the race with the cancel is released,
+//     unless the wait timed out and its caller is still waiting: then the grant is the caller's;
 //   - the caller's promise settles after that cleanup, or after requestTimeoutMs at the latest, in
 //     which case the cleanup carries on in the background for as long as the session lives (and
 //     onFinished, which frees the name for another wait by the same session, runs when it ends).
@@ -65,30 +66,42 @@ export async function waitForGrant(request: GrantWaitRequest): Promise<Grant> {
     throw asWaitError(first.error, request);
   }
 
-  // Timed out or aborted: make sure the server keeps no wait and no grant for this request.
-  const cleanup = abandon(request, requestId, acquire).finally(request.onFinished);
+  // Timed out or aborted: make sure the server keeps no wait for this request. A grant that won the
+  // race with the cancel is the caller's on a timeout (it was granted in time, only its answer came
+  // late: what a timeout shorter than the round trip, say 0 ms, gets for a free lock), and given back
+  // on an abort, or once the caller was answered without it.
+  let callerAnswered = false;
+  const keepsRacedGrant = () => first.timedOut && !callerAnswered;
+  const cleanup = abandon(request, requestId, acquire, keepsRacedGrant).then((kept) => {
+    if (kept === undefined) request.onFinished();
+    return kept;
+  });
   let capTimer: NodeJS.Timeout | undefined;
-  const cap = new Promise<void>((resolve) => (capTimer = setTimeout(resolve, request.requestTimeoutMs)));
-  await Promise.race([cleanup, cap]);
+  const cap = new Promise<undefined>((resolve) => (capTimer = setTimeout(() => resolve(undefined), request.requestTimeoutMs)));
+  const kept = await Promise.race([cleanup, cap]);
+  callerAnswered = true;
   clearTimeout(capTimer);
+  if (kept !== undefined) return kept;
   throw first.error;
 }
 
-function stopCondition(request: GrantWaitRequest): { promise: Promise<{ kind: 'stopped'; error: unknown }>; dispose: () => void } {
+type Stopped = { readonly kind: 'stopped'; readonly error: unknown; readonly timedOut: boolean };
+
+function stopCondition(request: GrantWaitRequest): { promise: Promise<Stopped>; dispose: () => void } {
   let timer: NodeJS.Timeout | undefined;
   let detach: (() => void) | undefined;
-  const promise = new Promise<{ kind: 'stopped'; error: unknown }>((resolve) => {
+  const promise = new Promise<Stopped>((resolve) => {
     if (request.timeoutMs !== undefined) {
       const startedMs = performance.now();
       timer = setTimeout(() => {
         const waitedMs = Math.round(performance.now() - startedMs);
-        resolve({ kind: 'stopped', error: new TimeoutError(`${request.kind} ${JSON.stringify(request.name)} was not granted within ${request.timeoutMs} ms (waited ${waitedMs} ms); the wait was cancelled`) });
+        resolve({ kind: 'stopped', timedOut: true, error: new TimeoutError(`${request.kind} ${JSON.stringify(request.name)} was not granted within ${request.timeoutMs} ms (waited ${waitedMs} ms); the wait was cancelled`) });
       }, request.timeoutMs);
     }
     const signal = request.signal;
     if (signal) {
-      if (signal.aborted) resolve({ kind: 'stopped', error: signal.reason });
-      const onAbort = () => resolve({ kind: 'stopped', error: signal.reason });
+      if (signal.aborted) resolve({ kind: 'stopped', timedOut: false, error: signal.reason });
+      const onAbort = () => resolve({ kind: 'stopped', timedOut: false, error: signal.reason });
       signal.addEventListener('abort', onAbort, { once: true });
       detach = () => signal.removeEventListener('abort', onAbort);
     }
@@ -102,12 +115,16 @@ function stopCondition(request: GrantWaitRequest): { promise: Promise<{ kind: 's
   };
 }
 
-async function abandon(request: GrantWaitRequest, requestId: string, acquire: Promise<WaitOutcome>): Promise<void> {
+/**
+ * Cancels the wait until the acquire answers; a grant that won the race is returned when
+ * keepsRacedGrant() says so at that moment, and released otherwise (undefined: nothing kept).
+ */
+async function abandon(request: GrantWaitRequest, requestId: string, acquire: Promise<WaitOutcome>, keepsRacedGrant: () => boolean): Promise<Grant | undefined> {
   const { connection, kind, sessionId, name } = request;
   if (!connection.wasSent(requestId)) {
     // Never written to any socket: the server cannot have seen it.
     connection.abandon(requestId, new TimeoutError('abandoned before it was sent'));
-    return;
+    return undefined;
   }
   let outcome: WaitOutcome | undefined;
   void acquire.then((settled) => (outcome = settled));
@@ -125,14 +142,16 @@ async function abandon(request: GrantWaitRequest, requestId: string, acquire: Pr
     await Promise.race([acquire, new Promise((resolve) => setTimeout(resolve, waitMs))]);
   }
   const settled = outcome ?? (await Promise.race([acquire, Promise.resolve(undefined)]));
-  if (settled?.kind !== 'granted') return;
-  // The grant raced the cancel: give it back at once.
+  if (settled?.kind !== 'granted') return undefined;
+  if (keepsRacedGrant()) return { token: settled.token };
+  // The grant raced the cancel and is not wanted: give it back at once.
   const releaseArgs = { sessionId, name, token: settled.token };
   const deadlineMs = performance.now() + request.requestTimeoutMs;
   await (kind === 'lock'
     ? connection.call('lock.release', releaseArgs, { deadlineMs, signal: request.sessionSignal })
     : connection.call('election.resign', releaseArgs, { deadlineMs, signal: request.sessionSignal })
   ).catch(() => undefined);
+  return undefined;
 }
 
 function asWaitError(error: unknown, request: GrantWaitRequest): unknown {

@@ -149,7 +149,7 @@ test('a wait that times out is cancelled on the server before lock() rejects wit
   expect(await again).toBeInstanceOf(TimeoutError);
 });
 
-test('a grant that wins the race with the cancel is released, and the caller still gets TimeoutError', async () => {
+test('on abort, a grant that wins the race with the cancel is released, and the caller gets the abort reason', async () => {
   const { fake, sdk } = await setup((fake) => {
     fake.script = sessionScript(10_000, (received, member) => {
       if (received.request.op === 'lock.cancel') {
@@ -163,6 +163,28 @@ test('a grant that wins the race with the cancel is released, and the caller sti
   const controller = new AbortController();
   setTimeout(() => controller.abort(new Error('stop waiting')), 50);
   await expect(session.lock('raced', { signal: controller.signal })).rejects.toThrow('stop waiting');
+  expect(fake.requests('lock.release').map((received) => received.request.args)).toEqual([{ sessionId: 's1', name: 'raced', token: 42 }]);
+});
+
+test('on timeout, a grant that wins the race with the cancel is the caller\'s: lock() resolves with it and nothing is released', async () => {
+  const { fake, sdk } = await setup((fake) => {
+    fake.script = sessionScript(10_000, (received, member) => {
+      if (received.request.op === 'lock.cancel') {
+        grant(member, member.requests('lock.acquire').at(-1)!, 42); // granted just before the cancel applied
+        member.ok(received, { cancelled: false });
+      }
+      if (received.request.op === 'lock.release') member.ok(received, { released: true });
+    });
+  });
+  const session = await sdk.session();
+  const lock = await session.lock('raced', { timeoutMs: 30 });
+  expect(lock.token).toBe(42n);
+  expect(lock.signal.aborted).toBe(false);
+  expect(fake.requests('lock.cancel')).toHaveLength(1);
+  expect(fake.requests('lock.release')).toHaveLength(0);
+  // It is held like any other: the name is busy until it is released, then free again.
+  await expect(session.lock('raced', { timeoutMs: 30 })).rejects.toThrow(AlreadyHeldError);
+  await lock.release();
   expect(fake.requests('lock.release').map((received) => received.request.args)).toEqual([{ sessionId: 's1', name: 'raced', token: 42 }]);
 });
 

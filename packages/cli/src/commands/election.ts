@@ -4,10 +4,10 @@
 // RAFTLOCK_VALUE, and is stopped the moment leadership may be lost.
 
 import type { Argv, CommandModule } from 'yargs';
-import type { Client, ElectionLeader, Leadership, Session } from '@raftlock/client';
+import type { ElectionLeader, Leadership, Session } from '@raftlock/client';
 import { action, durationOption, type CliContext } from '../cli-context.js';
 import { formatDuration, parseDuration } from '../duration.js';
-import { CliError, exitCodes, usageError } from '../exit-codes.js';
+import { CliError, exitCodes, serviceCodeOf, usageError } from '../exit-codes.js';
 import { commandAfterDashes } from './lock.js';
 
 const defaultTtl = '10s';
@@ -122,7 +122,7 @@ function runCommand(context: CliContext): CommandModule {
         acquire: async (client, session, signal) => {
           const leadership =
             argv.wait === 0
-              ? await campaignIfNobodyLeads(client, session, name, value, signal)
+              ? await campaignIfNobodyLeads(session, name, value, signal)
               : await session.election(name).campaign(value, { signal, ...(argv.wait === undefined ? {} : { timeoutMs: argv.wait }) });
           if (leadership === null) return null;
           return {
@@ -138,30 +138,17 @@ function runCommand(context: CliContext): CommandModule {
 }
 
 /**
- * `--wait 0`: lead now or not at all. An election has no try mode, and a campaign with a 0 ms timeout
- * is cancelled before the cluster can answer even when nobody leads; so campaign, and read who leads
- * (linearizable) until either the campaign is granted or another session is seen leading — then
- * this one queued behind it, and the campaign is cancelled. null: someone else leads.
+ * `--wait 0`: lead now or not at all. An election has no try mode; a campaign with a 0 ms timeout
+ * is cancelled at once, and the SDK keeps a grant that the cluster made before the cancel (nobody
+ * led), while a campaign queued behind a leader ends in TimeoutError. null: someone else leads.
  */
-async function campaignIfNobodyLeads(client: Client, session: Session, name: string, value: string, signal: AbortSignal): Promise<Leadership | null> {
-  const behindAnother = new AbortController();
-  const campaign = session.election(name).campaign(value, { signal: AbortSignal.any([signal, behindAnother.signal]) });
-  const settled = campaign.then(
-    () => true,
-    () => true,
-  );
-  for (;;) {
-    if (await Promise.race([settled, new Promise<false>((resolve) => setTimeout(() => resolve(false), 10))])) break;
-    // Until the campaign is applied the read shows the leader before it (or none): read again.
-    const leader = await client.leader(name);
-    if (leader !== null && leader.sessionId !== session.id) {
-      behindAnother.abort(new DOMException(`election ${JSON.stringify(name)} has another leader`, 'AbortError'));
-      await settled; // the SDK has cancelled the campaign (or given back a grant that raced it)
-      if (signal.aborted) break; // interrupted meanwhile: report that, not "held elsewhere"
-      return null;
-    }
+async function campaignIfNobodyLeads(session: Session, name: string, value: string, signal: AbortSignal): Promise<Leadership | null> {
+  try {
+    return await session.election(name).campaign(value, { timeoutMs: 0, signal });
+  } catch (error) {
+    if (serviceCodeOf(error) === 'TIMEOUT' && !signal.aborted) return null;
+    throw error;
   }
-  return await campaign;
 }
 
 export function electionCommand(context: CliContext): CommandModule {
