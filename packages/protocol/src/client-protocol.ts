@@ -41,7 +41,9 @@ export interface SessionInfo {
   readonly ttlMs: number;
   readonly createdIndex: number;
   readonly createdTimeMs: number;
+  /** Locks it holds plus elections it leads (both are holds of a name). */
   readonly heldLocks: number;
+  /** Locks and elections it is queued on. */
   readonly waits: number;
 }
 

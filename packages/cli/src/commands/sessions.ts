@@ -1,4 +1,5 @@
-// raftlock sessions: every open session (lease) — client name, TTL, age, locks held and waits.
+// raftlock sessions: every open session (lease) — client name, TTL, age, what it holds (locks and
+// elections it leads) and waits for.
 
 import type { Argv, CommandModule } from 'yargs';
 import type { SessionInfo } from '@raftlock/client';
@@ -12,7 +13,7 @@ export const sessionColumns: readonly Column[] = [
   { header: 'client' },
   { header: 'ttl', align: 'right' },
   { header: 'age', align: 'right' },
-  { header: 'locks', align: 'right' },
+  { header: 'holds', align: 'right' }, // locks held and elections led (heldLocks counts both)
   { header: 'waits', align: 'right' },
 ];
 
@@ -27,9 +28,9 @@ export function sessionJson(session: SessionInfo, nowMs: number): Record<string,
 export function sessionsCommand(context: CliContext): CommandModule {
   return {
     command: 'sessions',
-    describe: 'list sessions: client name, TTL, age, locks held, waits',
+    describe: 'list sessions: client name, TTL, age, holds (locks and leaderships), waits',
     builder: (yargs: Argv) =>
-      yargs.example('$0 sessions', 'who is connected, and what each holds').example("$0 sessions --json | jq -r '.sessions[] | select(.heldLocks > 0) | .clientName'", 'the clients that hold a lock'),
+      yargs.example('$0 sessions', 'who is connected, and what each holds').example("$0 sessions --json | jq -r '.sessions[] | select(.heldLocks > 0) | .clientName'", 'the clients that hold a lock or lead an election'),
     handler: action(context, async (_argv, { globals, output }) => {
       const { withCluster } = await import('../cluster-connection.js');
       const sessions = await withCluster(globals, (client) => client.sessions());
