@@ -53,7 +53,7 @@ export const byteLength = (text: string): number => utf8.encode(text).byteLength
 
 const asciiUnit = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789-_/.:@ '.split(''));
 const wideUnits = fc.constantFrom('é', 'ß', 'я', '中', '文', '🔒', '𝄞', '\u{10ffff}', '\u00a0', '\u2028');
-const controlUnits = fc.constantFrom('\u0000', '\u0001', '\n', '\t', '\u001f', '\u007f');
+const controlUnits = fc.constantFrom('\u0000', '\u0001', '\n', '\t', '\u001f', '\u007f', '\u0080', '\u0085', '\u009b', '\u009f');
 const loneSurrogates = fc.constantFrom('\ud800', '\udbff', '\udc00', '\udfff');
 
 /** A string of at most maxBytes UTF-8 bytes, well-formed; with `control`, control characters may appear. */
@@ -146,12 +146,14 @@ function lockNameField(context: RequestContext): FieldSpec {
       notAString.map(refuse('INVALID_ARGUMENT')),
     ),
     edges: {
-      valid: ['a', 'x'.repeat(256), 'é'.repeat(128), '🔒'.repeat(64), 'orders/42', ' ', '\u0080'],
+      valid: ['a', 'x'.repeat(256), 'é'.repeat(128), '🔒'.repeat(64), 'orders/42', ' ', '\u00a0'],
       invalid: [
         refuse('INVALID_ARGUMENT')(''),
         refuse('INVALID_ARGUMENT')('a\u0000'),
         refuse('INVALID_ARGUMENT')('a\u007f'),
         refuse('INVALID_ARGUMENT')('\u001f'),
+        refuse('INVALID_ARGUMENT')('\u0080'),
+        refuse('INVALID_ARGUMENT')('a\u009f'),
         refuse('TOO_LARGE')('x'.repeat(257)),
         refuse('TOO_LARGE')('é'.repeat(129)),
         refuse('TOO_LARGE')('🔒'.repeat(64) + 'x'),
