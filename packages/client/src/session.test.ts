@@ -149,16 +149,18 @@ test('a wait that times out is cancelled on the server before lock() rejects wit
   expect(await again).toBeInstanceOf(TimeoutError);
 });
 
-test('on abort, a grant that wins the race with the cancel is released, and the caller gets the abort reason', async () => {
-  const { fake, sdk } = await setup((fake) => {
-    fake.script = sessionScript(10_000, (received, member) => {
-      if (received.request.op === 'lock.cancel') {
-        grant(member, member.requests('lock.acquire').at(-1)!, 42); // granted just before the cancel applied
-        member.ok(received, { cancelled: false });
-      }
-      if (received.request.op === 'lock.release') member.ok(received, { released: true });
-    });
+/** A member that parks every wait, and grants it (token 42) just before it applies the cancel. */
+const grantBeforeCancelScript = () =>
+  sessionScript(10_000, (received, member) => {
+    if (received.request.op === 'lock.cancel') {
+      grant(member, member.requests('lock.acquire').at(-1)!, 42);
+      member.ok(received, { cancelled: false });
+    }
+    if (received.request.op === 'lock.release') member.ok(received, { released: true });
   });
+
+test('on abort, a grant that wins the race with the cancel is released, and the caller gets the abort reason', async () => {
+  const { fake, sdk } = await setup((fake) => (fake.script = grantBeforeCancelScript()));
   const session = await sdk.session();
   const controller = new AbortController();
   setTimeout(() => controller.abort(new Error('stop waiting')), 50);
@@ -167,15 +169,7 @@ test('on abort, a grant that wins the race with the cancel is released, and the 
 });
 
 test('on timeout, a grant that wins the race with the cancel is the caller\'s: lock() resolves with it and nothing is released', async () => {
-  const { fake, sdk } = await setup((fake) => {
-    fake.script = sessionScript(10_000, (received, member) => {
-      if (received.request.op === 'lock.cancel') {
-        grant(member, member.requests('lock.acquire').at(-1)!, 42); // granted just before the cancel applied
-        member.ok(received, { cancelled: false });
-      }
-      if (received.request.op === 'lock.release') member.ok(received, { released: true });
-    });
-  });
+  const { fake, sdk } = await setup((fake) => (fake.script = grantBeforeCancelScript()));
   const session = await sdk.session();
   const lock = await session.lock('raced', { timeoutMs: 30 });
   expect(lock.token).toBe(42n);
