@@ -8,7 +8,10 @@ import type { ElectionLeader } from './views.js';
 import type { HoldSignal } from './hold-signal.js';
 
 export interface CampaignOptions {
-  /** Give up after this long (rejects with TimeoutError, code TIMEOUT); the campaign is cancelled. */
+  /**
+   * Give up after this long: the campaign is cancelled and rejects with TimeoutError (code TIMEOUT),
+   * unless it was elected before the cancel applied: then it resolves (so 0 wins an empty election).
+   */
   readonly timeoutMs?: number;
   /** Give up when aborted (rejects with the signal's reason); the campaign is cancelled. */
   readonly signal?: AbortSignal;

@@ -69,15 +69,22 @@ export async function waitForGrant(request: GrantWaitRequest): Promise<Grant> {
   // Timed out or aborted: make sure the server keeps no wait for this request. A grant that won the
   // race with the cancel is the caller's on a timeout (it was granted in time, only its answer came
   // late: what a timeout shorter than the round trip, say 0 ms, gets for a free lock), and given back
-  // on an abort, or once the caller was answered without it.
+  // on an abort (even one that came while the cancel was in flight), or once the caller was answered
+  // without it (the cap below).
   let callerAnswered = false;
-  const keepsRacedGrant = () => first.timedOut && !callerAnswered;
+  const keepsRacedGrant = () => first.timedOut && !callerAnswered && request.signal?.aborted !== true;
   const cleanup = abandon(request, requestId, acquire, keepsRacedGrant).then((kept) => {
     if (kept === undefined) request.onFinished();
     return kept;
   });
   let capTimer: NodeJS.Timeout | undefined;
-  const cap = new Promise<undefined>((resolve) => (capTimer = setTimeout(() => resolve(undefined), request.requestTimeoutMs)));
+  const cap = new Promise<undefined>(
+    (resolve) =>
+      (capTimer = setTimeout(() => {
+        callerAnswered = true; // decided here, so a grant that lands later is released, never kept
+        resolve(undefined);
+      }, request.requestTimeoutMs)),
+  );
   const kept = await Promise.race([cleanup, cap]);
   callerAnswered = true;
   clearTimeout(capTimer);

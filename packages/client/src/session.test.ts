@@ -182,6 +182,52 @@ test('on timeout, a grant that wins the race with the cancel is the caller\'s: l
   expect(fake.requests('lock.release').map((received) => received.request.args)).toEqual([{ sessionId: 's1', name: 'raced', token: 42 }]);
 });
 
+/** Like grantBeforeCancelScript, but the member takes delayMs to apply (and answer) a cancel. */
+const slowCancelScript = (delayMs: number) => {
+  const granted = new Set<ReceivedRequest>();
+  return sessionScript(10_000, (received, member) => {
+    if (received.request.op === 'lock.cancel') {
+      const acquire = member.requests('lock.acquire').at(-1)!;
+      setTimeout(() => {
+        // A cancel the SDK re-sent (the first one took too long) finds the wait already granted.
+        if (!granted.has(acquire)) grant(member, acquire, 42);
+        granted.add(acquire);
+        member.ok(received, { cancelled: false });
+      }, delayMs);
+    }
+    if (received.request.op === 'lock.release') member.ok(received, { released: true });
+  });
+};
+
+test('a timed-out wait aborted while its cancel is in flight gives a raced grant back, and the caller gets TimeoutError', async () => {
+  const { fake, sdk } = await setup((fake) => (fake.script = slowCancelScript(150)));
+  const session = await sdk.session();
+  const controller = new AbortController();
+  const locking = session.lock('raced', { timeoutMs: 30, signal: controller.signal });
+  await waitUntil(() => fake.requests('lock.cancel').length === 1, 2_000, 'the cancel');
+  controller.abort(new Error('stop waiting'));
+  await expect(locking).rejects.toBeInstanceOf(TimeoutError);
+  expect(fake.requests('lock.release').map((received) => received.request.args)).toEqual([{ sessionId: 's1', name: 'raced', token: 42 }]);
+});
+
+test('a grant that lands after lock() gave up on its cleanup (requestTimeoutMs) is released, and the name is free again', async () => {
+  const { fake, sdk } = await setup((fake) => (fake.script = slowCancelScript(600)), 300);
+  const session = await sdk.session();
+  await expect(session.lock('raced', { timeoutMs: 30 })).rejects.toBeInstanceOf(TimeoutError);
+  expect(fake.requests('lock.release')).toHaveLength(0); // answered at the cap, before the grant came
+  await waitUntil(() => fake.requests('lock.release').length === 1, 3_000, 'the late grant released');
+  expect(fake.requests('lock.release')[0]?.request.args).toEqual({ sessionId: 's1', name: 'raced', token: 42 });
+  // The clean-up ends once that release is answered; then this session may wait for the name again
+  // (AlreadyHeldError while it has not: the SDK keeps the name busy until nothing of the wait is left).
+  let again: unknown;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    again = await session.lock('raced', { timeoutMs: 30 }).catch((error: unknown) => error);
+    if (!(again instanceof AlreadyHeldError)) break;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  expect(again).toBeInstanceOf(TimeoutError);
+});
+
 test('release is idempotent, aborts the signal first, and await using releases on scope exit', async () => {
   const { fake, sdk } = await setup((fake) => {
     fake.script = sessionScript(10_000, (received, member) => {

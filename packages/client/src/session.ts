@@ -44,7 +44,11 @@ export interface SessionOptions {
 }
 
 export interface LockOptions {
-  /** Give up after this long: rejects with TimeoutError (code TIMEOUT) and leaves no waiter behind. */
+  /**
+   * Give up after this long: the wait is cancelled, leaving no waiter behind, and lock() rejects with
+   * TimeoutError (code TIMEOUT) — unless the cluster granted the lock before it applied the cancel:
+   * then lock() resolves with it (so even 0 takes a free lock).
+   */
   readonly timeoutMs?: number;
   /** Give up when aborted: rejects with `signal.reason` and leaves no waiter behind. */
   readonly signal?: AbortSignal;
