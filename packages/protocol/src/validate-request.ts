@@ -83,8 +83,10 @@ const requestRules: { readonly [Op in OperationName]?: (args: Readonly<Record<st
 const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
- * Control characters (Unicode's Cc: C0, DEL and C1), or a lone surrogate (such a name does not survive a UTF-8 round trip): the
- * same rules the lock state machine applies, checked here so a bad name costs no log entry.
+ * Control characters (Unicode's Cc: C0, DEL and C1, since a terminal may act on U+009B or U+0085 in
+ * a name the CLI prints), or a lone surrogate (such a name does not survive a UTF-8 round trip).
+ * The lock state machine applies the same rules but C1 (its rule for committed entries predates it),
+ * so this check is where a C1 name is refused, before it costs a log entry.
  */
 function textProblem(text: string): string | undefined {
   // eslint-disable-next-line no-control-regex

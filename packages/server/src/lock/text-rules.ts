@@ -5,7 +5,8 @@
 //   sizes are UTF-8 bytes as msgpack will write them: a lone surrogate counts 3 bytes, the size of
 //   the U+FFFD an encoder writes in its place, so every member measures the same string alike
 //   a valid name is 1..maxBytes bytes, well-formed UTF-16 (no lone surrogate) and has no control
-//   characters (Unicode's Cc: C0 U+0000..U+001F, DEL U+007F and C1 U+0080..U+009F)
+//   characters U+0000..U+001F or U+007F. (Request validation refuses C1 U+0080..U+009F as well;
+//   the state machine keeps the rule its log was written under, so every entry replays alike.)
 
 import { utf8ByteLength } from '@raftlock/protocol';
 import { assert } from '../assert.js';
@@ -23,11 +24,12 @@ function isLowSurrogate(codeUnit: number): boolean {
 }
 
 /**
- * Unicode's control characters (general category Cc). C1 counts too: a terminal may act on U+009B
- * (CSI) or U+0085 (NEL) in a name the CLI prints.
+ * C0 controls and DEL. Deliberately not C1, which request validation refuses before anything is
+ * proposed: a rule applied to committed entries can never change, or a member replaying an entry an
+ * older version accepted (a restart after an upgrade) would build another state than the others.
  */
 function isControlCharacter(codeUnit: number): boolean {
-  return codeUnit <= 0x1f || (codeUnit >= 0x7f && codeUnit <= 0x9f);
+  return codeUnit <= 0x1f || codeUnit === 0x7f;
 }
 
 
