@@ -4,7 +4,7 @@
 // RAFTLOCK_VALUE, and is stopped the moment leadership may be lost.
 
 import type { Argv, CommandModule } from 'yargs';
-import type { ElectionLeader, Leadership, Session } from '@raftlock/client';
+import type { Client, ElectionLeader, Leadership, Session } from '@raftlock/client';
 import { action, durationOption, type CliContext } from '../cli-context.js';
 import { formatDuration, parseDuration } from '../duration.js';
 import { CliError, exitCodes, serviceCodeOf, usageError } from '../exit-codes.js';
@@ -122,7 +122,7 @@ function runCommand(context: CliContext): CommandModule {
         acquire: async (client, session, signal) => {
           const leadership =
             argv.wait === 0
-              ? await campaignIfNobodyLeads(session, name, value, signal)
+              ? await campaignIfNobodyLeads(client, session, name, value, signal)
               : await session.election(name).campaign(value, { signal, ...(argv.wait === undefined ? {} : { timeoutMs: argv.wait }) });
           if (leadership === null) return null;
           return {
@@ -140,13 +140,16 @@ function runCommand(context: CliContext): CommandModule {
 /**
  * `--wait 0`: lead now or not at all. An election has no try mode; a campaign with a 0 ms timeout
  * is cancelled at once, and the SDK keeps a grant that the cluster made before the cancel (nobody
- * led), while a campaign queued behind a leader ends in TimeoutError. null: someone else leads.
+ * led), while a campaign queued behind a leader ends in TimeoutError. A TIMEOUT can also be a cluster
+ * that did not answer in time, so "someone else leads" is read, not assumed. null: someone else leads.
  */
-async function campaignIfNobodyLeads(session: Session, name: string, value: string, signal: AbortSignal): Promise<Leadership | null> {
+async function campaignIfNobodyLeads(client: Client, session: Session, name: string, value: string, signal: AbortSignal): Promise<Leadership | null> {
   try {
     return await session.election(name).campaign(value, { timeoutMs: 0, signal });
   } catch (error) {
-    if (serviceCodeOf(error) === 'TIMEOUT' && !signal.aborted) return null;
+    if (serviceCodeOf(error) !== 'TIMEOUT' || signal.aborted) throw error;
+    const leader = await client.leader(name);
+    if (leader !== null && leader.sessionId !== session.id) return null;
     throw error;
   }
 }
