@@ -69,10 +69,13 @@ export function lockRow(lock: LockState, nowMs: number): Cell[] {
   ];
 }
 
-/** The members list this many locks when asked for no number (protocolLimits.defaultListLimit). */
-const defaultListLimit = 1000;
-/** The most one lock.list answers (protocolLimits.maxListLimit). */
-const maxListLimit = 10_000;
+// Copies of protocolLimits.defaultListLimit and maxListLimit: --help is built before the protocol
+// package (and its codec) is loaded, which only a command that talks to the cluster needs.
+// locks.test.ts holds them equal.
+/** The members list this many locks when asked for no number. */
+export const defaultListLimit = 1000;
+/** The most one lock.list answers. */
+export const maxListLimit = 10_000;
 
 /** --limit: a whole number from 1 to 10 000, or a usage error naming the flag. */
 export function parseLimit(value: unknown): number | undefined {
