@@ -487,10 +487,16 @@ describe('a request id reused by a different request', () => {
     await nextTurn();
     const reconnected = await TestClient.connect(fixture);
     const retried = reconnected.request('lock.acquire', { sessionId: other, name: 'a', mode: 'wait' }, 'spent-wait');
+    // A third session's wait on the same lock under that id is a different request: it must not be
+    // answered with the other session's grant.
+    const third = String((await client.ok('session.open', { ttlMs: 10_000 })).sessionId);
+    const elsewhere = await TestClient.connect(fixture);
+    const impostor = elsewhere.request('lock.acquire', { sessionId: third, name: 'a', mode: 'wait' }, 'spent-wait');
     await nextTurn();
     await client.ok('lock.release', { sessionId: session, name: 'a', token: granted.token });
-    const [first, again] = await withinMs(Promise.all([queued, retried]), 2_000, 'grant of the queued wait');
+    const [first, again, misdirected] = await withinMs(Promise.all([queued, retried, impostor]), 2_000, 'grant of the queued wait');
     expect(first.result).toMatchObject({ name: 'a', sessionId: other });
     expect(again.result).toEqual(first.result);
+    expect(misdirected.error?.code).toBe('INVALID_ARGUMENT');
   });
 });

@@ -176,7 +176,9 @@ export class Operations {
       // Parked before proposing: the grant may be applied in the same batch as the queueing entry.
       const forget = this.options.waits.register(
         requestId,
-        (granted) => settle(() => resolve(granted)),
+        // A queued result names no session: another session's wait under a spent id parks too, and
+        // must not be answered with that id's grant.
+        (granted) => settle(() => (granted.sessionId === sessionId && granted.name === name ? resolve(granted) : reject(reusedRequestIdError(requestId)))),
         (error) => settle(() => reject(error)),
       );
       const unregisterCleanup = context.onClose(forget);
