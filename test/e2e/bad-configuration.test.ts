@@ -131,6 +131,8 @@ test('a flag given without its value exits 2 with one line naming the flag, inst
     [[...elsewhere, '--token-file'], /^raftlockd: --token-file needs a value$/],
     [['--listen', `127.0.0.1:${port}`, '--data-dir'], /^raftlockd: --data-dir needs a value$/],
     [['--listen', `127.0.0.1:${port}`, '--data-dir='], /^raftlockd: --data-dir needs a value$/],
+    // An empty TLS path would otherwise start the member in plain text.
+    [[...elsewhere, '--tls-cert=', '--tls-key='], /^raftlockd: --tls-(cert|key) needs a value$/],
   ];
   for (const [args, pattern] of cases) expect(expectOneLineFailure(args, pattern).status).toBe(2);
   const joining = spawnSync(process.execPath, [raftlockdPath, '--log-level', 'silent', ...elsewhere], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, RAFTLOCK_JOIN: 'yes' } });

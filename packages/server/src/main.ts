@@ -84,7 +84,10 @@ function buildConfig(argv: Record<string, unknown>): ServerConfig {
   if (!Number.isSafeInteger(snapshotTrailingEntries) || snapshotTrailingEntries < 0) throw new ConfigError(`--snapshot-trailing must be an integer ≥ 0, got ${String(argv['snapshot-trailing'])}`);
   const peerSecret = argv['peer-secret-file'] === undefined ? undefined : readSecretFile(nonEmpty(argv['peer-secret-file'], '--peer-secret-file'), '--peer-secret-file');
   const clientTokens = argv['token-file'] === undefined ? undefined : readTokenFile(nonEmpty(argv['token-file'], '--token-file'));
-  const pathOf = (flag: string) => (argv[flag] === undefined || argv[flag] === '' ? undefined : String(argv[flag]));
+  // An empty flag value (say --tls-cert="$CERT" with CERT unset) is refused, not read as "no TLS": a
+  // member meant to serve TLS must not start in plain text without a word. (An empty environment
+  // variable counts as unset, as for every flag: environmentDefaults.)
+  const pathOf = (flag: string) => (argv[flag] === undefined ? undefined : nonEmpty(argv[flag], `--${flag}`));
   const tls = loadServerTls({ certPath: pathOf('tls-cert'), keyPath: pathOf('tls-key'), caPath: pathOf('tls-ca'), advertise, nowMs: Date.now() });
   return {
     nodeId,
