@@ -82,12 +82,14 @@ function buildConfig(argv: Record<string, unknown>): ServerConfig {
   const snapshotTrailingEntries = Number(argv['snapshot-trailing']);
   if (!Number.isSafeInteger(snapshotEveryEntries) || snapshotEveryEntries < 100) throw new ConfigError(`--snapshot-entries must be an integer ≥ 100, got ${String(argv['snapshot-entries'])}`);
   if (!Number.isSafeInteger(snapshotTrailingEntries) || snapshotTrailingEntries < 0) throw new ConfigError(`--snapshot-trailing must be an integer ≥ 0, got ${String(argv['snapshot-trailing'])}`);
-  const peerSecret = argv['peer-secret-file'] === undefined ? undefined : readSecretFile(nonEmpty(argv['peer-secret-file'], '--peer-secret-file'), '--peer-secret-file');
-  const clientTokens = argv['token-file'] === undefined ? undefined : readTokenFile(nonEmpty(argv['token-file'], '--token-file'));
-  // An empty flag value (say --tls-cert="$CERT" with CERT unset) is refused, not read as "no TLS": a
-  // member meant to serve TLS must not start in plain text without a word. (An empty environment
+  // A path flag given empty (say --tls-cert="$CERT" with CERT unset) is refused, not read as unset:
+  // a member meant to serve TLS must not start in plain text without a word. (An empty environment
   // variable counts as unset, as for every flag: environmentDefaults.)
   const pathOf = (flag: string) => (argv[flag] === undefined ? undefined : nonEmpty(argv[flag], `--${flag}`));
+  const peerSecretFile = pathOf('peer-secret-file');
+  const peerSecret = peerSecretFile === undefined ? undefined : readSecretFile(peerSecretFile, '--peer-secret-file');
+  const tokenFile = pathOf('token-file');
+  const clientTokens = tokenFile === undefined ? undefined : readTokenFile(tokenFile);
   const tls = loadServerTls({ certPath: pathOf('tls-cert'), keyPath: pathOf('tls-key'), caPath: pathOf('tls-ca'), advertise, nowMs: Date.now() });
   return {
     nodeId,
@@ -96,10 +98,10 @@ function buildConfig(argv: Record<string, unknown>): ServerConfig {
     peers,
     peersGiven: argv.peers !== undefined,
     join: joining,
-    restoreFile: argv.restore === undefined ? undefined : nonEmpty(argv.restore, '--restore'),
+    restoreFile: pathOf('restore'),
     snapshotEveryEntries,
     snapshotTrailingEntries,
-    dataDir: argv['data-dir'] === undefined ? join('raftlock-data', nodeId) : nonEmpty(argv['data-dir'], '--data-dir'),
+    dataDir: pathOf('data-dir') ?? join('raftlock-data', nodeId),
     heartbeatIntervalMs,
     electionTimeoutMs,
     peerSecret,
