@@ -499,4 +499,30 @@ describe('a request id reused by a different request', () => {
     expect(again.result).toEqual(first.result);
     expect(misdirected.error?.code).toBe('INVALID_ARGUMENT');
   });
+
+  test('tells a release and a force-release apart although both answer `released`', async () => {
+    const fixture = await startFixture();
+    const client = await TestClient.connect(fixture);
+    const session = String((await client.ok('session.open', { ttlMs: 10_000 })).sessionId);
+    const first = await client.ok('lock.acquire', { sessionId: session, name: 'a', mode: 'try' });
+    await client.ok('lock.release', { sessionId: session, name: 'a', token: first.token }, 'spent-release');
+    // Under the release's id a force-release would otherwise report the held lock as freed by nobody.
+    const second = await client.ok('lock.acquire', { sessionId: session, name: 'a', mode: 'try' });
+    expect((await client.request('lock.forceRelease', { name: 'a' }, 'spent-release')).error?.code).toBe('INVALID_ARGUMENT');
+    expect((await client.ok('lock.get', { name: 'a' })).lock).toMatchObject({ holder: { sessionId: session, token: second.token } });
+
+    // A force-release that found the lock free, then one that freed a holder: a release under either
+    // id would otherwise claim a release that never happened.
+    await client.ok('lock.forceRelease', { name: 'free' }, 'spent-force-free');
+    expect(await client.ok('lock.forceRelease', { name: 'a' }, 'spent-force')).toEqual({ released: true, previousSessionId: session });
+    const third = await client.ok('lock.acquire', { sessionId: session, name: 'a', mode: 'try' });
+    for (const spent of ['spent-force-free', 'spent-force']) {
+      expect((await client.request('lock.release', { sessionId: session, name: 'a', token: third.token }, spent)).error?.code).toBe('INVALID_ARGUMENT');
+      expect((await client.request('election.resign', { sessionId: session, name: 'a', token: third.token }, spent)).error?.code).toBe('INVALID_ARGUMENT');
+    }
+    expect((await client.ok('lock.get', { name: 'a' })).lock).toMatchObject({ holder: { sessionId: session, token: third.token } });
+    // True retries still get their original answers.
+    expect(await client.ok('lock.forceRelease', { name: 'free' }, 'spent-force-free')).toEqual({ released: false, previousSessionId: null });
+    expect(await client.ok('lock.release', { sessionId: session, name: 'a', token: first.token }, 'spent-release')).toEqual({ released: true });
+  });
 });

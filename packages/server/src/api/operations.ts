@@ -24,6 +24,9 @@ import { clusterStatusOf } from './cluster-status.js';
 import type { LeaderHandOff } from './leader-hand-off.js';
 import type { GrantedLock, WaitRegistry } from './wait-registry.js';
 
+/** The lock commands a handler proposes and answers from the result (Acquire parks; the others are the leader's own). */
+type ProposedCommand = Exclude<LockCommand, { type: 'Acquire' | 'ExpireSession' | 'Noop' }>;
+
 /** Per-connection hooks the handlers need (parking waits, watches). */
 export interface ConnectionContext {
   /** Run cleanup when the connection closes; the returned function unregisters it. */
@@ -141,11 +144,11 @@ export class Operations {
   // ---------------------------------------------------------------------------------------------
 
   /** Propose a command; resolve with its value or throw the typed error it produced. */
-  private async command(command: Exclude<LockCommand, { type: 'Acquire' | 'ExpireSession' | 'Noop' }>): Promise<Record<string, unknown>> {
+  private async command(command: ProposedCommand): Promise<Record<string, unknown>> {
     const value = unwrap(await this.options.driver.propose(command));
     // The dedupe table answers by request id alone: a value of another shape is the remembered
     // result of a different request that used this id, and answering with it would be a lie.
-    if (!Object.hasOwn(value, resultKeyOf[command.type])) throw reusedRequestIdError(command.requestId);
+    if (!isResultOf[command.type](value)) throw reusedRequestIdError(command.requestId);
     return value;
   }
 
@@ -284,15 +287,20 @@ export class Operations {
   }
 }
 
-/** A field every success value of the command type has, and the values of the other types lack (but ForceRelease's). */
-const resultKeyOf = {
-  OpenSession: 'createdIndex',
-  CloseSession: 'closed',
-  CancelWait: 'cancelled',
-  Release: 'released',
-  ForceRelease: 'released',
-  Proclaim: 'proclaimed',
-} as const;
+/**
+ * Whether a success value has the shape the command type gives (lock-results.ts), and so can be
+ * this request's own. Release and ForceRelease share `released`: a Release answers
+ * `{ released: true }` only, a ForceRelease that freed a holder always names it, and one that found
+ * none answers `released: false`, so the shapes still tell them apart.
+ */
+const isResultOf: { readonly [Type in ProposedCommand['type']]: (value: Record<string, unknown>) => boolean } = {
+  OpenSession: (value) => Object.hasOwn(value, 'createdIndex'),
+  CloseSession: (value) => Object.hasOwn(value, 'closed'),
+  CancelWait: (value) => Object.hasOwn(value, 'cancelled'),
+  Release: (value) => value.released === true && !Object.hasOwn(value, 'previousSessionId'),
+  ForceRelease: (value) => value.released === false || (value.released === true && Object.hasOwn(value, 'previousSessionId')),
+  Proclaim: (value) => Object.hasOwn(value, 'proclaimed'),
+};
 
 /**
  * Whether a result the state machine returned for an Acquire is that acquire's own: a grant to this
