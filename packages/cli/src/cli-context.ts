@@ -3,6 +3,7 @@
 // handler only ever sees usage errors (exit 2) and never a failed operation.
 
 import { readFileSync } from 'node:fs';
+import { parseMemberAddress } from '@raftlock/protocol/member-address';
 import type { Arguments } from 'yargs';
 import { parseDuration } from './duration.js';
 import { usageError } from './exit-codes.js';
@@ -48,8 +49,6 @@ export const defaultEndpoints = '127.0.0.1:7070';
 export const defaultTimeout = '5s';
 
 const endpointPattern = /^(?:([a-z]+):\/\/)?([^/]+)(?:\/.*)?$/i;
-/** host:port or [ipv6]:port, port 1–65535. */
-const hostPortPattern = /^(?:\[[0-9a-f:.]+\]|[^\s:[\]]+):(?:[1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/i;
 const tlsSchemes: ReadonlySet<string> = new Set(['https', 'wss']);
 const plainSchemes: ReadonlySet<string> = new Set(['http', 'ws']);
 
@@ -70,7 +69,7 @@ function parseEndpoints(text: string): { addresses: string[]; schemeTls: boolean
     const address = match[2] as string;
     // Without a scheme there is no default port to fall back on: `10.0.0.1` alone would be dialled on
     // port 80 and reported as an unreachable cluster (exit 3) instead of a typo.
-    if (scheme === undefined && !hostPortPattern.test(address)) throw usageError(`--endpoints: ${JSON.stringify(endpoint)} is not host:port (e.g. 10.0.0.1:7070)`);
+    if (scheme === undefined && parseMemberAddress(address) === undefined) throw usageError(`--endpoints: ${JSON.stringify(endpoint)} is not host:port (e.g. 10.0.0.1:7070)`);
     addresses.push(address);
   }
   if (addresses.length === 0) throw usageError('--endpoints: give at least one host:port');

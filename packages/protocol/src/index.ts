@@ -48,12 +48,11 @@ export {
 export {
   validateRequest,
   lockNameProblem,
-  memberIdProblem,
-  memberAddressProblem,
   isOperationName,
   isMutatingOperation,
   type ValidatedRequest,
 } from './validate-request.js';
+export { memberIdProblem, memberAddressProblem, parseMemberAddress, type HostPort } from './member-address.js';
 export {
   snapshotFileMagic,
   snapshotFilePrefixBytes,

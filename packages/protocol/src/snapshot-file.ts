@@ -14,7 +14,7 @@
 import { decodeFrame, encodeFrame, FrameDecodeError } from './frame-codec.js';
 import type { MemberInfo } from './client-protocol.js';
 import { protocolLimits } from './limits.js';
-import { memberAddressProblem, memberIdProblem } from './validate-request.js';
+import { memberAddressProblem, memberIdProblem } from './member-address.js';
 
 export const snapshotFileMagic = 'RLSNAP01';
 /** The magic and the header length: what to read first to learn how long the header is. */

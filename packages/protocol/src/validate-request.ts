@@ -2,6 +2,7 @@
 // untrusted: every op has a rule per argument (type, range, size), unknown ops and unknown
 // arguments are refused, and each refusal carries the §5 code and names the offending field.
 
+import { memberAddressProblem, memberIdProblem } from './member-address.js';
 import { utf8ByteLength } from './utf8-length.js';
 import { mutatingOperations, type ClientRequest, type OperationName } from './client-protocol.js';
 import { protocolLimits } from './limits.js';
@@ -110,23 +111,6 @@ export function lockNameProblem(name: string): string | undefined {
   if (name.length === 0) return 'must not be empty';
   if (exceedsUtf8Bytes(name, protocolLimits.maxLockNameBytes)) return `must be at most ${protocolLimits.maxLockNameBytes} bytes of UTF-8`;
   return textProblem(name);
-}
-
-const memberIdPattern = /^[a-z0-9-]{1,32}$/;
-const hostPortPattern = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
-
-/** SPEC §2 --id: [a-z0-9-]{1,32}. */
-export function memberIdProblem(id: string): string | undefined {
-  return memberIdPattern.test(id) ? undefined : 'must match [a-z0-9-]{1,32}';
-}
-
-/** host:port (a name, an IPv4 address or a bracketed IPv6 one), port 1–65535: what --peers takes. */
-export function memberAddressProblem(address: string): string | undefined {
-  const match = hostPortPattern.exec(address);
-  if (match === null) return 'must be host:port';
-  const port = Number(match[2]);
-  if (port < 1 || port > 65535) return 'must have a port in 1–65535';
-  return undefined;
 }
 
 function checkField(op: string, field: string, rule: FieldRule, value: unknown): ServiceError | undefined {

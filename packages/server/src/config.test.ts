@@ -1,6 +1,7 @@
 // Unit tests of the flag parsers and validators behind raftlockd's configuration (SPEC §2).
 
 import { describe, expect, test } from 'vitest';
+import { memberAddressProblem } from '@raftlock/protocol';
 import { clusterIdOf, ConfigError, parseHostPort, parsePeers, validateNodeId, validateTiming } from './config.js';
 
 describe('validateNodeId', () => {
@@ -37,6 +38,19 @@ describe('parseHostPort', () => {
 
   test('the error names where the value came from', () => {
     expect(() => parseHostPort('nope', '--advertise')).toThrow(/^--advertise: "nope" is not host:port$/);
+  });
+
+  test('takes every address members.add takes: the flags and the wire share one rule', () => {
+    // An IPv4-mapped IPv6 address and a container name with `_` were refused here and accepted by
+    // members.add (or the other way round), so a member could be added that could not be started.
+    for (const address of ['[::ffff:10.0.0.4]:7070', 'raftlock_n4:7070', '10.0.0.4:65535']) {
+      expect(memberAddressProblem(address)).toBeUndefined();
+      expect(() => parseHostPort(address, '--listen')).not.toThrow();
+    }
+    for (const address of ['10.0.0.4', 'n4:0', '[n4]:7070', 'a b:1']) {
+      expect(memberAddressProblem(address)).toBeDefined();
+      expect(() => parseHostPort(address, '--listen')).toThrow(ConfigError);
+    }
   });
 });
 

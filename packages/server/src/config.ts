@@ -2,16 +2,14 @@
 // ValidateConfig). Each problem is a ConfigError whose message is the one line raftlockd prints.
 
 import { createHash } from 'node:crypto';
+import { memberAddressProblem, memberIdProblem, parseMemberAddress, type HostPort } from '@raftlock/protocol';
 import type { ClientTokens } from './api/client-tokens.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
+export type { HostPort };
 
 export interface ServerTls {
   /** PEM: this member's certificate (and any intermediates after it). */
@@ -56,20 +54,18 @@ export interface ServerConfig {
   readonly logLevel: string;
 }
 
-const nodeIdPattern = /^[a-z0-9-]{1,32}$/;
-
 export function validateNodeId(id: string, where: string): string {
-  if (!nodeIdPattern.test(id)) throw new ConfigError(`${where}: member id "${id}" must match [a-z0-9-]{1,32}`);
+  if (memberIdProblem(id) !== undefined) throw new ConfigError(`${where}: member id "${id}" must match [a-z0-9-]{1,32}`);
   return id;
 }
 
+/** host:port by the rule members.add and the CLI use too (@raftlock/protocol's member-address). */
 export function parseHostPort(value: string, where: string): HostPort {
-  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value.trim());
-  if (!match) throw new ConfigError(`${where}: "${value}" is not host:port`);
-  const port = Number(match[2]);
-  if (port < 1 || port > 65535) throw new ConfigError(`${where}: port ${port} is outside 1–65535`);
-  const host = (match[1] ?? '').replace(/^\[|\]$/g, '');
-  return { host, port };
+  const address = value.trim();
+  const parsed = parseMemberAddress(address);
+  if (parsed !== undefined) return parsed;
+  if (memberAddressProblem(address) === 'must be host:port') throw new ConfigError(`${where}: "${value}" is not host:port`);
+  throw new ConfigError(`${where}: port ${Number(address.slice(address.lastIndexOf(':') + 1))} is outside 1–65535`);
 }
 
 /** `n1=127.0.0.1:7071,n2=127.0.0.1:7072` → Map; rejects duplicates and malformed items. */
