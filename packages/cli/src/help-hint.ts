@@ -1,5 +1,7 @@
-// helpHint: which --help a usage error should point at, from the command words in argv. The table
-// repeats the command names of commands/*.ts; a command missing here only gets the root --help.
+// helpHint: which --help a usage error should point at, from the command words in argv. The tables
+// repeat the command names and value-taking options of commands/*.ts: yargs only knows them once a
+// command's builder has run, too late for a hint about a word that named no command. index.test.ts
+// walks the real --help tree and fails when a table misses a command or an option.
 
 /** Subcommands by command, to point a usage error at the right --help. */
 const subcommands: Readonly<Record<string, readonly string[]>> = {

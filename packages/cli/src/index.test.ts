@@ -3,7 +3,7 @@
 import { expect, test } from 'vitest';
 import { globalOptionsOf } from './cli-context.js';
 import { commandAfterDashes } from './commands/lock.js';
-import { helpHint } from './help-hint.js';
+import { helpHint, unknownCommandWord } from './help-hint.js';
 import { run } from './index.js';
 import type { CliIo } from './output.js';
 
@@ -117,4 +117,35 @@ test('usage errors point at the --help of the command they are about', () => {
   // The values of options are not commands.
   expect(helpHint(['--endpoints', '10.0.0.1:7070', '--timeout', '2s', 'lock', 'run', '--ttl', '5s', 'job'])).toBe('raftlock lock run --help');
   expect(helpHint(['--endpoints=10.0.0.1:7070', 'members', 'add'])).toBe('raftlock members add --help');
+});
+
+/** The command paths of the real yargs tree (from each --help's Commands section) and each one's options that take a value. */
+async function commandTree(path: readonly string[] = []): Promise<{ path: readonly string[]; valueOptions: string[] }[]> {
+  const { stdout } = await cli([...path, '--help']);
+  const [beforeOptions = '', options = ''] = stdout.split('\nOptions:\n');
+  const commandsSection = beforeOptions.split('\nCommands:\n')[1] ?? '';
+  const prefix = ['raftlock', ...path].join(' ');
+  const children = [...commandsSection.matchAll(/^ {2}(raftlock [\w -]+?)(?: [<[]| {2})/gm)]
+    .map((match) => (match[1] as string).slice(prefix.length + 1).trim())
+    .filter((word) => word.length > 0 && !word.includes(' ') && word !== 'completion');
+  // One block per option: its first line names it, the type tag may sit on a continuation line.
+  const valueOptions = (options.split('\n\n')[0] as string)
+    .split(/\n(?= +(?:-\w, )?--)/)
+    .filter((block) => /\[(?:string|number|array)\]/.test(block))
+    .map((block) => /--([\w-]+)/.exec(block)?.[1] as string);
+  const below = await Promise.all(children.map((child) => commandTree([...path, child])));
+  return [{ path, valueOptions }, ...below.flat()];
+}
+
+test("usage hints know every command, subcommand and value-taking option the CLI defines (help-hint's tables cannot drift)", async () => {
+  const tree = (await commandTree()).filter((node) => node.path.length > 0);
+  expect(tree.map((node) => node.path.join(' '))).toEqual(expect.arrayContaining(['status', 'lock run', 'members transfer-leader', 'snapshot save']));
+  for (const { path, valueOptions } of tree) {
+    const hint = `raftlock ${path.join(' ')} --help`;
+    expect(helpHint([...path]), hint).toBe(hint);
+    expect(unknownCommandWord([...path]), hint).toBeUndefined();
+    // The value of every option that takes one is not a command word: `--limit status locks`.
+    const decoy = path[0] === 'status' ? 'locks' : 'status';
+    for (const option of valueOptions) expect(helpHint([`--${option}`, decoy, ...path]), `--${option} before ${hint}`).toBe(hint);
+  }
 });
