@@ -500,6 +500,19 @@ describe('a request id reused by a different request', () => {
     expect(misdirected.error?.code).toBe('INVALID_ARGUMENT');
   });
 
+  test('is refused also when the first request under the id failed', async () => {
+    const fixture = await startFixture();
+    const client = await TestClient.connect(fixture);
+    const session = String((await client.ok('session.open', { ttlMs: 10_000 })).sessionId);
+    const failed = await client.request('lock.release', { sessionId: session, name: 'never-held', token: 1 }, 'spent-failed');
+    expect(failed.error?.code).toBe('NOT_HOLDER');
+    // Answered with the release's NOT_HOLDER before the state machine kept request fingerprints.
+    const reused = await client.request('session.open', { ttlMs: 10_000 }, 'spent-failed');
+    expect(reused.error?.code).toBe('INVALID_ARGUMENT');
+    expect(reused.error?.message).toMatch(/already used by a different request/);
+    expect((await client.request('lock.release', { sessionId: session, name: 'never-held', token: 1 }, 'spent-failed')).error).toEqual(failed.error);
+  });
+
   test('tells a release and a force-release apart although both answer `released`', async () => {
     const fixture = await startFixture();
     const client = await TestClient.connect(fixture);

@@ -17,6 +17,7 @@ import {
 } from '@raftlock/protocol';
 import { asNodeId } from '../ids.js';
 import type { LockCommand } from '../lock/lock-commands.js';
+import { reusedRequestIdFailure } from '../lock/lock-results.js';
 import type { CommandResult, LockInfo as MachineLockInfo } from '../lock/lock-state-machine.js';
 import type { RaftDriver } from '../runtime/raft-driver.js';
 import type { Clock } from '../runtime/system-clock.js';
@@ -146,8 +147,9 @@ export class Operations {
   /** Propose a command; resolve with its value or throw the typed error it produced. */
   private async command(command: ProposedCommand): Promise<Record<string, unknown>> {
     const value = unwrap(await this.options.driver.propose(command));
-    // The dedupe table answers by request id alone: a value of another shape is the remembered
-    // result of a different request that used this id, and answering with it would be a lie.
+    // The state machine refuses a different request under a spent id itself (request fingerprints),
+    // but an entry restored from a snapshot written before those answers by id alone: a value of
+    // another shape is then a different request's result, and answering with it would be a lie.
     if (!isResultOf[command.type](value)) throw reusedRequestIdError(command.requestId);
     return value;
   }
@@ -179,8 +181,8 @@ export class Operations {
       // Parked before proposing: the grant may be applied in the same batch as the queueing entry.
       const forget = this.options.waits.register(
         requestId,
-        // A queued result names no session: another session's wait under a spent id parks too, and
-        // must not be answered with that id's grant.
+        // A queued result names no session: another session's wait under a spent id without a
+        // fingerprint parks too, and must not be answered with that id's grant.
         (granted) => settle(() => (granted.sessionId === sessionId && granted.name === name ? resolve(granted) : reject(reusedRequestIdError(requestId)))),
         (error) => settle(() => reject(error)),
       );
@@ -190,8 +192,8 @@ export class Operations {
         (result) => {
           if (!result.ok) return settle(() => reject(serviceErrorFromWire({ code: result.code, message: result.message })));
           const value = result.value as unknown as Record<string, unknown>;
-          // The dedupe table answers by request id alone: a result that is not this acquire's means
-          // the id was spent on another request. Parking on it would leave this one unanswered
+          // As in command(): for an entry without a fingerprint, a result that is not this acquire's
+          // means the id was spent on another request. Parking on it would leave this one unanswered
           // forever (a try included), and answering it would claim a lock that was never granted.
           if (!isResultOfAcquire(value, kind, name, sessionId)) return settle(() => reject(reusedRequestIdError(requestId)));
           if (value.state === 'acquired') settle(() => resolve({ name, sessionId, token: Number(value.token) }));
@@ -314,7 +316,8 @@ function isResultOfAcquire(value: Record<string, unknown>, kind: LockKind, name:
 }
 
 function reusedRequestIdError(requestId: string): ServiceError {
-  return new InvalidArgumentError(`request id ${JSON.stringify(requestId)} was already used by a different request; every request needs its own id (only a retry of the same request may reuse it)`);
+  const { code, message } = reusedRequestIdFailure(requestId);
+  return serviceErrorFromWire({ code, message });
 }
 
 function unwrap(result: CommandResult): Record<string, unknown> {

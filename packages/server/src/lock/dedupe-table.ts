@@ -1,6 +1,8 @@
 // DedupeTable: the remembered result of every recent client request, keyed by request id, so a
-// retried request returns its original result and is applied once (SPEC §3.4). It is part of the
-// replicated state: every member holds the same table, and snapshots carry it.
+// retried request returns its original result and is applied once (SPEC §3.4). Beside each result
+// it keeps the request's fingerprint (request-fingerprint.ts), so a different request that reused
+// the id is told apart from a retry. It is part of the replicated state: every member holds the same
+// table, and snapshots carry it.
 //
 // Invariants (asserted):
 //   entries are kept in the order of the index that recorded them (a Map's insertion order, and
@@ -24,6 +26,11 @@ export interface DedupeEntry {
   readonly requestId: string;
   /** Index of the entry that first carried this request id. */
   readonly index: number;
+  /**
+   * requestFingerprint of the command that first carried the id; undefined for an entry restored
+   * from a snapshot written before fingerprints were kept (such an entry answers any reuse, as then).
+   */
+  readonly fingerprint: number | undefined;
   readonly result: CommandResult;
 }
 
@@ -47,11 +54,17 @@ export class DedupeTable {
     return this.entries.get(requestId)?.result;
   }
 
+  /** The whole remembered entry of a request id: its result and the fingerprint of its request. */
+  entry(requestId: string): DedupeEntry | undefined {
+    return this.entries.get(requestId);
+  }
+
   /** Remembers the first result of requestId, evicting the oldest entries beyond the bound. */
-  record(requestId: string, index: number, result: CommandResult): void {
+  record(requestId: string, index: number, fingerprint: number, result: CommandResult): void {
     assert(!this.entries.has(requestId), 'a request id is recorded once: retries are answered by lookup');
+    assert(isFingerprint(fingerprint), 'a request fingerprint is a 30-bit whole number');
     // Kept for up to maxEntries requests: a copy of the command's string (see ownedText).
-    this.append({ requestId: ownedText(requestId), index, result });
+    this.append({ requestId: ownedText(requestId), index, fingerprint, result });
     this.evictBeyond(this.maxEntries);
     assert(this.entries.size <= this.maxEntries, 'the dedupe table stays within its bound');
   }
@@ -68,7 +81,7 @@ export class DedupeTable {
     assert('state' in remembered.value, 'only an Acquire result is ever resolved');
     assert(remembered.value.state === 'queued', 'only a queued result is ever resolved');
     // Setting an existing key keeps its place in the Map's order, so eviction order is unchanged.
-    this.entries.set(requestId, { requestId, index, result });
+    this.entries.set(requestId, { requestId, index, fingerprint: stored.fingerprint, result });
     return true;
   }
 
@@ -82,16 +95,17 @@ export class DedupeTable {
 
   static restore(serialized: readonly DedupeEntry[], maxEntries: number): DedupeTable {
     const table = new DedupeTable(maxEntries);
-    for (const entry of serialized) table.restoreEntry(entry.requestId, entry.index, entry.result);
+    for (const entry of serialized) table.restoreEntry(entry.requestId, entry.index, entry.fingerprint, entry.result);
     table.finishRestore();
     return table;
   }
 
   /** Appends one entry of a snapshot (oldest first); finishRestore() applies the bound afterwards. */
-  restoreEntry(requestId: string, index: number, result: CommandResult): void {
+  restoreEntry(requestId: string, index: number, fingerprint: number | undefined, result: CommandResult): void {
     assert(typeof requestId === 'string', 'a snapshot request id is a string');
     assert(!this.entries.has(requestId), 'a snapshot holds each request id once');
-    this.append({ requestId, index, result: freezeResult(result) });
+    assert(fingerprint === undefined || isFingerprint(fingerprint), 'a snapshot request fingerprint is a 30-bit whole number');
+    this.append({ requestId, index, fingerprint, result: freezeResult(result) });
   }
 
   /** A member restarted with a smaller bound evicts now, exactly as record() would have. */
@@ -124,6 +138,10 @@ export class DedupeTable {
     }
     assert(this.order.length - this.oldest === this.entries.size, 'the eviction queue holds exactly the entries');
   }
+}
+
+function isFingerprint(value: number): boolean {
+  return Number.isInteger(value) && value >= 0 && value < 2 ** 30;
 }
 
 /** Snapshot results arrive as fresh decoded objects; freeze them like results made by apply. */

@@ -47,6 +47,9 @@ export type LockCommand =
 
 export type LockCommandType = LockCommand['type'];
 
+/** The commands a client's request caused: each carries its request id. */
+export type ClientCommand = Exclude<LockCommand, { type: 'Noop' } | { type: 'ExpireSession' }>;
+
 /**
  * Bounds on the replicated state. Every member of a cluster must run with the same limits, because
  * a command refused on one member and accepted on another would fork the state machines.

@@ -4,8 +4,11 @@
 
 import { describe, expect, test } from 'vitest';
 import { DedupeTable } from './dedupe-table.js';
+import { defaultLockLimits } from './lock-commands.js';
 import type { LockCommand } from './lock-commands.js';
 import { codeOf, LockHarness, tokenOf, valueOf } from './lock-harness.js';
+import type { LockSnapshotPart } from './lock-snapshot.js';
+import { LockStateMachine } from './lock-state-machine.js';
 import { failure, success } from './lock-results.js';
 
 describe('retries through the state machine', () => {
@@ -142,35 +145,111 @@ describe('retries through the state machine', () => {
   });
 });
 
+describe('a different request under a spent request id', () => {
+  const reusedMessage = /^request id "spent" was already used by a different request/;
+
+  test('is refused INVALID_ARGUMENT and changes nothing, whatever the first request answered', () => {
+    const harness = new LockHarness();
+    const alice = harness.open();
+    const bob = harness.open();
+    const token = tokenOf(harness.acquire(alice, 'a'));
+    // The first request under the id failed: before fingerprints, any request reusing the id was
+    // answered with this NOT_HOLDER, and nothing above the state machine could tell.
+    const first = harness.apply({ type: 'Release', requestId: 'spent', sessionId: bob, kind: 'lock', name: 'a', token });
+    expect(codeOf(first)).toBe('NOT_HOLDER');
+    const before = harness.machine.serialize();
+    const reuses: LockCommand[] = [
+      { type: 'OpenSession', requestId: 'spent', ttlMs: 1000, clientName: 'c', leaderTimeMs: 0 },
+      { type: 'Acquire', requestId: 'spent', sessionId: bob, kind: 'lock', name: 'b', mode: 'try', metadata: '', value: '', leaderTimeMs: 0 },
+      { type: 'Release', requestId: 'spent', sessionId: alice, kind: 'lock', name: 'a', token },
+      { type: 'Release', requestId: 'spent', sessionId: bob, kind: 'lock', name: 'a', token: token + 1 },
+      { type: 'ForceRelease', requestId: 'spent', kind: 'lock', name: 'a' },
+      { type: 'CloseSession', requestId: 'spent', sessionId: alice },
+    ];
+    for (const command of reuses) {
+      const reused = harness.apply(command);
+      expect(reused.result).toMatchObject({ ok: false, code: 'INVALID_ARGUMENT', message: expect.stringMatching(reusedMessage) });
+      expect(reused.events).toEqual([]);
+    }
+    expect({ ...harness.machine.serialize(), appliedIndex: before.appliedIndex }).toEqual(before); // only the applied index moved
+    // The request itself, retried, still gets its own answer.
+    expect(harness.apply({ type: 'Release', requestId: 'spent', sessionId: bob, kind: 'lock', name: 'a', token }).result).toEqual(first.result);
+  });
+
+  test("a retry is still the same request though the leader stamped it anew (leaderTimeMs) or its lock's metadata differs", () => {
+    const harness = new LockHarness();
+    const alice = harness.open();
+    const first = harness.acquire(alice, 'a', { requestId: 'spent', metadata: 'first attempt' });
+    harness.leaderTimeMs += 5_000;
+    expect(harness.acquire(alice, 'a', { requestId: 'spent', metadata: 'second attempt' }).result).toEqual(first.result);
+  });
+
+  test('another session waiting under a queued wait\'s id is refused, and the grant goes to the waiter that queued', () => {
+    const harness = new LockHarness();
+    const alice = harness.open();
+    const bob = harness.open();
+    const carol = harness.open();
+    const token = tokenOf(harness.acquire(alice, 'a'));
+    expect(valueOf(harness.acquire(bob, 'a', { requestId: 'spent' }))).toMatchObject({ state: 'queued' });
+    expect(codeOf(harness.acquire(carol, 'a', { requestId: 'spent' }))).toBe('INVALID_ARGUMENT');
+    const released = harness.release(alice, 'a', token);
+    expect(released.events.find((event) => event.type === 'acquired')).toMatchObject({ sessionId: bob, requestId: 'spent' });
+    expect(harness.machine.getLock('lock', 'a')?.waiters).toEqual([]);
+  });
+
+  test('fingerprints survive a snapshot; entries of a snapshot written before them answer any reuse, as they did', () => {
+    const harness = new LockHarness();
+    const alice = harness.open();
+    harness.acquire(alice, 'a', { requestId: 'spent' });
+    const parts: LockSnapshotPart[] = [];
+    expect(harness.machine.beginSnapshot().step(Number.MAX_SAFE_INTEGER, (part) => parts.push(part))).toBe(true);
+    const restore = (snapshotParts: readonly LockSnapshotPart[]) => {
+      const loader = LockStateMachine.beginRestore(defaultLockLimits);
+      for (const part of snapshotParts) loader.add(part);
+      return loader.finish();
+    };
+    const reuse: LockCommand = { type: 'Acquire', requestId: 'spent', sessionId: alice, kind: 'lock', name: 'b', mode: 'try', metadata: '', value: '', leaderTimeMs: 0 };
+    const index = harness.machine.lastAppliedIndex() + 1;
+    const restored = restore(parts);
+    expect(restored.serialize()).toEqual(harness.machine.serialize());
+    expect(restored.apply(index, reuse).result).toMatchObject({ ok: false, code: 'INVALID_ARGUMENT' });
+
+    const withoutFingerprints = parts.map((part) => (part.part === 'dedupe' ? { part: part.part, requestIds: part.requestIds, indexes: part.indexes, results: part.results } : part));
+    const older = restore(withoutFingerprints);
+    expect(older.dedupeLookup('spent')).toEqual(harness.machine.dedupeLookup('spent'));
+    expect(older.apply(index, reuse).result).toEqual(harness.machine.dedupeLookup('spent'));
+  });
+});
+
 describe('DedupeTable', () => {
   const queued = success({ state: 'queued', kind: 'lock', name: 'a', position: 1 });
 
   test('lookup returns what record stored, and unknown ids are undefined', () => {
     const table = new DedupeTable(10);
-    table.record('r1', 1, success({ closed: true }));
+    table.record('r1', 1, 7, success({ closed: true }));
     expect(table.lookup('r1')).toEqual({ ok: true, value: { closed: true } });
     expect(table.lookup('r2')).toBeUndefined();
   });
 
   test('recording the same id twice or out of index order is a programmer error', () => {
     const table = new DedupeTable(10);
-    table.record('r1', 5, success({ closed: true }));
-    expect(() => table.record('r1', 6, success({ closed: true }))).toThrow(/recorded once/);
-    expect(() => table.record('r2', 5, success({ closed: true }))).toThrow(/increasing index/);
+    table.record('r1', 5, 7, success({ closed: true }));
+    expect(() => table.record('r1', 6, 7, success({ closed: true }))).toThrow(/recorded once/);
+    expect(() => table.record('r2', 5, 7, success({ closed: true }))).toThrow(/increasing index/);
   });
 
   test('eviction removes the oldest index first, even after a result was resolved', () => {
     const table = new DedupeTable(2);
-    table.record('old', 1, queued);
-    table.record('middle', 2, success({ closed: true }));
+    table.record('old', 1, 7, queued);
+    table.record('middle', 2, 7, success({ closed: true }));
     expect(table.resolve('old', 1, failure('TIMEOUT', 'wait cancelled'))).toBe(true);
-    table.record('new', 3, success({ closed: true }));
+    table.record('new', 3, 7, success({ closed: true }));
     expect(table.serialize().map((entry) => entry.requestId)).toEqual(['middle', 'new']);
   });
 
   test('resolve only replaces the entry recorded at the given index', () => {
     const table = new DedupeTable(4);
-    table.record('r', 7, queued);
+    table.record('r', 7, 7, queued);
     expect(table.resolve('r', 6, failure('TIMEOUT', 'x'))).toBe(false);
     expect(table.resolve('missing', 7, failure('TIMEOUT', 'x'))).toBe(false);
     expect(table.lookup('r')).toEqual(queued);
@@ -178,10 +257,10 @@ describe('DedupeTable', () => {
 
   test('restore keeps the order and evicts down to a smaller bound', () => {
     const table = new DedupeTable(5);
-    for (let index = 1; index <= 4; index++) table.record(`r${index}`, index, success({ expired: true }));
+    for (let index = 1; index <= 4; index++) table.record(`r${index}`, index, 7, success({ expired: true }));
     const restored = DedupeTable.restore(table.serialize(), 2);
     expect(restored.serialize()).toEqual(table.serialize().slice(2));
-    restored.record('r5', 5, success({ expired: false }));
+    restored.record('r5', 5, 7, success({ expired: false }));
     expect(restored.serialize().map((entry) => entry.requestId)).toEqual(['r4', 'r5']);
   });
 

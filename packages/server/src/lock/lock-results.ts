@@ -97,3 +97,8 @@ export function success<Value extends ResultValue>(value: Value): CommandResult<
 export function failure(code: ErrorCode, message: string): CommandFailure {
   return Object.freeze({ ok: false as const, code, message });
 }
+
+/** A request that reused the id of a different one (the dedupe table tells them apart). */
+export function reusedRequestIdFailure(requestId: string): CommandFailure {
+  return failure('INVALID_ARGUMENT', `request id ${JSON.stringify(requestId)} was already used by a different request; every request needs its own id (only a retry of the same request may reuse it)`);
+}

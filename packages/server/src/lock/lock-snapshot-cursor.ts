@@ -94,6 +94,7 @@ interface DedupeColumns {
   requestIds: string[];
   indexes: number[];
   results: DedupeEntry['result'][];
+  fingerprints: (number | null)[];
 }
 
 export class LockSnapshotCursor {
@@ -334,6 +335,7 @@ export class LockSnapshotCursor {
       columns.requestIds.push(entry.requestId);
       columns.indexes.push(entry.index);
       columns.results.push(entry.result);
+      columns.fingerprints.push(entry.fingerprint ?? null);
     }
     this.dedupePosition = end;
     this.partRecords += end - start;
@@ -379,5 +381,5 @@ function emptyLocksColumns(): LocksColumns {
 }
 
 function emptyDedupeColumns(): DedupeColumns {
-  return { requestIds: [], indexes: [], results: [] };
+  return { requestIds: [], indexes: [], results: [], fingerprints: [] };
 }

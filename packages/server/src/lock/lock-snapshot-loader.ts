@@ -211,17 +211,18 @@ export class LockSnapshotLoader<Machine> {
   }
 
   private addDedupe(part: DedupePart): void {
-    const count = columnLength(part.requestIds, [part.indexes, part.results]);
+    const count = columnLength(part.requestIds, part.fingerprints === undefined ? [part.indexes, part.results] : [part.indexes, part.results, part.fingerprints]);
     const appliedIndex = this.appliedIndex();
     for (let position = 0; position < count; position++) {
       const requestId = part.requestIds[position];
       const index = part.indexes[position];
       const result = part.results[position];
+      const fingerprint = part.fingerprints?.[position] ?? undefined;
       assert(typeof requestId === 'string', 'a dedupe request id is a string');
       assert(isCount(index), 'a dedupe entry is recorded at an index');
       assert(index <= appliedIndex, 'dedupe entries come from applied entries');
       assert(result !== undefined, 'a dedupe entry has a result');
-      this.dedupe.restoreEntry(requestId, index, result); // asserts increasing indexes
+      this.dedupe.restoreEntry(requestId, index, fingerprint, result); // asserts increasing indexes and fingerprint range
     }
     this.dedupeCount += count;
   }

@@ -80,6 +80,11 @@ export interface DedupePart {
   readonly requestIds: readonly string[];
   readonly indexes: readonly number[];
   readonly results: readonly CommandResult[];
+  /**
+   * Each entry's request fingerprint, null where it has none. Absent in snapshots written before
+   * fingerprints were kept; a member that predates it ignores the column, so both read each other's.
+   */
+  readonly fingerprints?: readonly (number | null)[];
 }
 
 export type LockSnapshotPart = LockSnapshotHeader | SessionsPart | LocksPart | DedupePart;

@@ -25,10 +25,11 @@
 import { utf8ByteLength } from '@raftlock/protocol';
 import { assert, assertNever } from '../assert.js';
 import { DedupeTable } from './dedupe-table.js';
-import { assertValidLockLimits, type LockCommand, type LockKind, type LockLimits } from './lock-commands.js';
+import { assertValidLockLimits, type ClientCommand, type LockCommand, type LockKind, type LockLimits } from './lock-commands.js';
 import type { LockEvent } from './lock-events.js';
 import {
   failure,
+  reusedRequestIdFailure,
   success,
   type AcquireValue,
   type ApplyOutcome,
@@ -48,6 +49,7 @@ import { LockSnapshotLoader, type RestoredLockState } from './lock-snapshot-load
 import { isLockKind, lockKinds, LockTable } from './lock-table.js';
 import { partsOfPlainSnapshot } from './plain-snapshot.js';
 import type { LockInfo, LockStats, SessionInfo } from './lock-views.js';
+import { requestFingerprint } from './request-fingerprint.js';
 import { nameProblem, ownedText } from './text-rules.js';
 
 export type { LockCommand, LockKind, LockLimits } from './lock-commands.js';
@@ -59,8 +61,6 @@ export type { LockSnapshotCursor } from './lock-snapshot-cursor.js';
 export type { LockSnapshotLoader } from './lock-snapshot-loader.js';
 export type { HolderView, LockInfo, LockStats, SessionInfo, WaiterView } from './lock-views.js';
 
-/** The commands that carry a request id and so go through the dedupe table. */
-type ClientCommand = Exclude<LockCommand, { type: 'Noop' } | { type: 'ExpireSession' }>;
 type AcquireCommand = Extract<LockCommand, { type: 'Acquire' }>;
 
 /** How a session ends: the events and the waiters' results differ, the cleanup does not. */
@@ -108,11 +108,17 @@ export class LockStateMachine {
       case 'ExpireSession':
         return { result: this.expireSession(index, command.sessionId, command.leaderTimeMs, events), events };
       default: {
-        // Exactly once (SPEC §3.4): a retry is answered from the table and applies nothing.
-        const remembered = this.dedupe.lookup(command.requestId);
-        if (remembered !== undefined) return { result: remembered, events };
+        // Exactly once (SPEC §3.4): a retry is answered from the table and applies nothing. A
+        // different request under a spent id applies nothing either, and is told so: the remembered
+        // result is another request's (a grant of another lock, a session it did not open).
+        const fingerprint = requestFingerprint(command);
+        const remembered = this.dedupe.entry(command.requestId);
+        if (remembered !== undefined) {
+          const reused = remembered.fingerprint !== undefined && remembered.fingerprint !== fingerprint;
+          return { result: reused ? reusedRequestIdFailure(command.requestId) : remembered.result, events };
+        }
         const result = this.applyClientCommand(index, command, events);
-        this.dedupe.record(command.requestId, index, result);
+        this.dedupe.record(command.requestId, index, fingerprint, result);
         return { result, events };
       }
     }
@@ -582,7 +588,7 @@ export class LockStateMachine {
         });
       }
     }
-    const dedupe = this.dedupe.serialize().map(({ requestId, index, result }) => ({ requestId, index, result }));
+    const dedupe = this.dedupe.serialize().map(({ requestId, index, fingerprint, result }) => ({ requestId, index, fingerprint, result }));
     return { format: plainSnapshotFormat, appliedIndex: this.appliedIndex, leaderTimeMs: this.leaderTimeMs, sessions, locks, dedupe };
   }
 

@@ -87,6 +87,7 @@ export function partsOfPlainSnapshot(snapshot: LockSnapshot): LockSnapshotPart[]
     requestIds: snapshot.dedupe.map((entry) => entry.requestId),
     indexes: snapshot.dedupe.map((entry) => entry.index),
     results: snapshot.dedupe.map((entry) => entry.result),
+    fingerprints: snapshot.dedupe.map((entry) => entry.fingerprint ?? null),
   });
   return parts;
 }

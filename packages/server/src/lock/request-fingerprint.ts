@@ -1,0 +1,56 @@
+// requestFingerprint: what makes two commands under one request id the same request, as a number
+// the dedupe table keeps beside the result (SPEC §3.4). A retry carries the same fields and is
+// answered from the table; a different request that reused a spent id differs in one of them and is
+// refused, instead of being answered with a result that was never its own (a grant of another lock,
+// a session it did not open, a release that did not happen).
+//
+// The fields are those that say what the request is about: its type, session, lock, mode, token and
+// values. leaderTimeMs is left out: the leader stamps it anew when a retry is proposed again. Lock
+// metadata is left out too: it only describes the holder, and hashing up to 1 KiB per acquire on
+// every member is not worth catching a reuse that already differs in nothing else.
+//
+// FNV-1a over UTF-16 code units, each field preceded by its length so that fields cannot run into
+// each other; 30 bits, so V8 keeps it as a small integer in the entry. Pure and the same on every
+// member: it is part of the replicated state (snapshots carry it).
+
+import { assertNever } from '../assert.js';
+import type { ClientCommand } from './lock-commands.js';
+
+const fnvOffsetBasis = 0x811c9dc5;
+const fnvPrime = 0x01000193;
+
+export function requestFingerprint(command: ClientCommand): number {
+  let hash = mix(fnvOffsetBasis, command.type);
+  switch (command.type) {
+    case 'OpenSession':
+      hash = mix(mix(hash, String(command.ttlMs)), command.clientName);
+      break;
+    case 'CloseSession':
+      hash = mix(hash, command.sessionId);
+      break;
+    case 'Acquire':
+      hash = mix(mix(mix(mix(mix(hash, command.sessionId), command.kind), command.name), command.mode), command.value);
+      break;
+    case 'CancelWait':
+      hash = mix(mix(mix(hash, command.sessionId), command.kind), command.name);
+      break;
+    case 'Release':
+      hash = mix(mix(mix(mix(hash, command.sessionId), command.kind), command.name), String(command.token));
+      break;
+    case 'ForceRelease':
+      hash = mix(mix(hash, command.kind), command.name);
+      break;
+    case 'Proclaim':
+      hash = mix(mix(mix(mix(hash, command.sessionId), command.name), String(command.token)), command.value);
+      break;
+    default:
+      return assertNever(command, 'unknown client command');
+  }
+  return hash >>> 2;
+}
+
+function mix(hash: number, field: string): number {
+  let next = Math.imul(hash ^ field.length, fnvPrime);
+  for (let position = 0; position < field.length; position++) next = Math.imul(next ^ field.charCodeAt(position), fnvPrime);
+  return next >>> 0;
+}
