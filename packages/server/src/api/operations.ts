@@ -18,6 +18,7 @@ import {
 import { asNodeId } from '../ids.js';
 import type { LockCommand } from '../lock/lock-commands.js';
 import { reusedRequestIdFailure } from '../lock/lock-results.js';
+import { withFingerprint } from '../lock/request-fingerprint.js';
 import type { CommandResult, LockInfo as MachineLockInfo } from '../lock/lock-state-machine.js';
 import type { RaftDriver } from '../runtime/raft-driver.js';
 import type { Clock } from '../runtime/system-clock.js';
@@ -146,10 +147,10 @@ export class Operations {
 
   /** Propose a command; resolve with its value or throw the typed error it produced. */
   private async command(command: ProposedCommand): Promise<Record<string, unknown>> {
-    const value = unwrap(await this.options.driver.propose(command));
+    const value = unwrap(await this.options.driver.propose(withFingerprint(command)));
     // The state machine refuses a different request under a spent id itself (request fingerprints),
-    // but an entry restored from a snapshot written before those answers by id alone: a value of
-    // another shape is then a different request's result, and answering with it would be a lie.
+    // but an entry an older leader proposed has none and answers by id alone: a value of another
+    // shape is then a different request's result, and answering with it would be a lie.
     if (!isResultOf[command.type](value)) throw reusedRequestIdError(command.requestId);
     return value;
   }
@@ -187,7 +188,7 @@ export class Operations {
         (error) => settle(() => reject(error)),
       );
       const unregisterCleanup = context.onClose(forget);
-      const command: LockCommand = { type: 'Acquire', requestId, sessionId, kind, name, mode, metadata: payload.metadata, value: payload.value, leaderTimeMs: this.wallTimeMs() };
+      const command = withFingerprint<LockCommand & { type: 'Acquire' }>({ type: 'Acquire', requestId, sessionId, kind, name, mode, metadata: payload.metadata, value: payload.value, leaderTimeMs: this.wallTimeMs() });
       this.options.driver.propose(command).then(
         (result) => {
           if (!result.ok) return settle(() => reject(serviceErrorFromWire({ code: result.code, message: result.message })));

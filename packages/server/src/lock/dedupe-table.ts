@@ -20,6 +20,7 @@
 
 import { assert } from '../assert.js';
 import type { CommandResult } from './lock-results.js';
+import { isFingerprint } from './request-fingerprint.js';
 import { ownedText } from './text-rules.js';
 
 export interface DedupeEntry {
@@ -27,8 +28,8 @@ export interface DedupeEntry {
   /** Index of the entry that first carried this request id. */
   readonly index: number;
   /**
-   * requestFingerprint of the command that first carried the id; undefined for an entry restored
-   * from a snapshot written before fingerprints were kept (such an entry answers any reuse, as then).
+   * The fingerprint of the entry that first carried the id (request-fingerprint.ts); undefined when
+   * that entry had none (proposed by an older leader): such an entry answers any reuse, as then.
    */
   readonly fingerprint: number | undefined;
   readonly result: CommandResult;
@@ -60,9 +61,9 @@ export class DedupeTable {
   }
 
   /** Remembers the first result of requestId, evicting the oldest entries beyond the bound. */
-  record(requestId: string, index: number, fingerprint: number, result: CommandResult): void {
+  record(requestId: string, index: number, fingerprint: number | undefined, result: CommandResult): void {
     assert(!this.entries.has(requestId), 'a request id is recorded once: retries are answered by lookup');
-    assert(isFingerprint(fingerprint), 'a request fingerprint is a 30-bit whole number');
+    assert(fingerprint === undefined || isFingerprint(fingerprint), 'a request fingerprint is a 30-bit whole number');
     // Kept for up to maxEntries requests: a copy of the command's string (see ownedText).
     this.append({ requestId: ownedText(requestId), index, fingerprint, result });
     this.evictBeyond(this.maxEntries);
@@ -138,10 +139,6 @@ export class DedupeTable {
     }
     assert(this.order.length - this.oldest === this.entries.size, 'the eviction queue holds exactly the entries');
   }
-}
-
-function isFingerprint(value: number): boolean {
-  return Number.isInteger(value) && value >= 0 && value < 2 ** 30;
 }
 
 /** Snapshot results arrive as fresh decoded objects; freeze them like results made by apply. */

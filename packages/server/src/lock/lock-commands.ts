@@ -7,7 +7,10 @@
 // Invariants kept by the commands' shape (SPEC §3.7):
 //   no command asks the state machine to read a clock: expiries and cancellations are commands the
 //   leader proposes; `leaderTimeMs` is the leader's wall time, carried for display only
-//   every command a client caused carries its `requestId`, the key of exactly-once (SPEC §3.4)
+//   every command a client caused carries its `requestId`, the key of exactly-once (SPEC §3.4),
+//   and its `fingerprint` (request-fingerprint.ts), stamped by the leader that proposed it, so that
+//   a different request reusing the id is told from a retry by the log itself, on every member and
+//   in every later version; entries proposed by a leader that predates it have none
 
 import { assert } from '../assert.js';
 
@@ -16,8 +19,8 @@ export type LockKind = 'lock' | 'election';
 export type AcquireMode = 'wait' | 'try';
 
 export type LockCommand =
-  | { type: 'OpenSession'; requestId: string; ttlMs: number; clientName: string; leaderTimeMs: number }
-  | { type: 'CloseSession'; requestId: string; sessionId: string }
+  | { type: 'OpenSession'; requestId: string; fingerprint?: number; ttlMs: number; clientName: string; leaderTimeMs: number }
+  | { type: 'CloseSession'; requestId: string; fingerprint?: number; sessionId: string }
   /** Proposed by the leader once a session's TTL lapsed without a keepalive; no client asked for it. */
   | { type: 'ExpireSession'; sessionId: string; leaderTimeMs: number }
   /**
@@ -27,6 +30,7 @@ export type LockCommand =
   | {
       type: 'Acquire';
       requestId: string;
+      fingerprint?: number;
       sessionId: string;
       kind: LockKind;
       name: string;
@@ -36,13 +40,13 @@ export type LockCommand =
       leaderTimeMs: number;
     }
   /** Removes that session's waiter from the lock's queue (the SDK's timeout or AbortSignal). */
-  | { type: 'CancelWait'; requestId: string; sessionId: string; kind: LockKind; name: string }
+  | { type: 'CancelWait'; requestId: string; fingerprint?: number; sessionId: string; kind: LockKind; name: string }
   /** Releases a held lock; kind 'election' is resign. Needs the holder's token. */
-  | { type: 'Release'; requestId: string; sessionId: string; kind: LockKind; name: string; token: number }
+  | { type: 'Release'; requestId: string; fingerprint?: number; sessionId: string; kind: LockKind; name: string; token: number }
   /** Admin: releases whoever holds the lock. */
-  | { type: 'ForceRelease'; requestId: string; kind: LockKind; name: string }
+  | { type: 'ForceRelease'; requestId: string; fingerprint?: number; kind: LockKind; name: string }
   /** Election only: the leader changes its value without losing leadership. */
-  | { type: 'Proclaim'; requestId: string; sessionId: string; name: string; token: number; value: string }
+  | { type: 'Proclaim'; requestId: string; fingerprint?: number; sessionId: string; name: string; token: number; value: string }
   | { type: 'Noop' };
 
 export type LockCommandType = LockCommand['type'];

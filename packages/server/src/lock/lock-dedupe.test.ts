@@ -9,6 +9,7 @@ import type { LockCommand } from './lock-commands.js';
 import { codeOf, LockHarness, tokenOf, valueOf } from './lock-harness.js';
 import type { LockSnapshotPart } from './lock-snapshot.js';
 import { LockStateMachine } from './lock-state-machine.js';
+import { withFingerprint } from './request-fingerprint.js';
 import { failure, success } from './lock-results.js';
 
 describe('retries through the state machine', () => {
@@ -197,6 +198,19 @@ describe('a different request under a spent request id', () => {
     expect(harness.machine.getLock('lock', 'a')?.waiters).toEqual([]);
   });
 
+  test("entries an older leader proposed carry no fingerprint and answer any reuse by id, as they did, on every member", () => {
+    const harness = new LockHarness();
+    const alice = harness.open();
+    const first = harness.applyAsProposed({ type: 'Acquire', requestId: 'spent', sessionId: alice, kind: 'lock', name: 'a', mode: 'try', metadata: '', value: '', leaderTimeMs: 0 });
+    expect(valueOf(first)).toMatchObject({ state: 'acquired' });
+    // A new leader's reuse (fingerprinted) of the unfingerprinted entry's id: the old answer.
+    expect(harness.acquire(alice, 'b', { requestId: 'spent', mode: 'try' }).result).toEqual(first.result);
+    // And a member that restarts from a snapshot replays the same entries to the same table.
+    const replayed = LockStateMachine.restore(harness.machine.serialize(), defaultLockLimits);
+    expect(replayed.dedupeLookup('spent')).toEqual(first.result);
+    expect(replayed.serialize()).toEqual(harness.machine.serialize());
+  });
+
   test('fingerprints survive a snapshot; entries of a snapshot written before them answer any reuse, as they did', () => {
     const harness = new LockHarness();
     const alice = harness.open();
@@ -208,7 +222,7 @@ describe('a different request under a spent request id', () => {
       for (const part of snapshotParts) loader.add(part);
       return loader.finish();
     };
-    const reuse: LockCommand = { type: 'Acquire', requestId: 'spent', sessionId: alice, kind: 'lock', name: 'b', mode: 'try', metadata: '', value: '', leaderTimeMs: 0 };
+    const reuse = withFingerprint<LockCommand & { type: 'Acquire' }>({ type: 'Acquire', requestId: 'spent', sessionId: alice, kind: 'lock', name: 'b', mode: 'try', metadata: '', value: '', leaderTimeMs: 0 });
     const index = harness.machine.lastAppliedIndex() + 1;
     const restored = restore(parts);
     expect(restored.serialize()).toEqual(harness.machine.serialize());

@@ -1,6 +1,6 @@
 // LockHarness: drives a LockStateMachine by hand for unit tests and simulation drivers. It stands
-// in for the leader and Raft: it numbers entries, mints request ids and stamps leader time, so a
-// test reads as the commands it applies. Pure like the machine itself.
+// in for the leader and Raft: it numbers entries, mints request ids and stamps leader time and
+// request fingerprints, so a test reads as the commands it applies. Pure like the machine itself.
 //
 // Invariants:
 //   indexes it hands to apply() strictly increase (gaps allowed, as Raft's own entries make them)
@@ -11,6 +11,7 @@ import { defaultLockLimits, type LockCommand, type LockKind, type LockLimits } f
 import type { LockEvent } from './lock-events.js';
 import type { AcquireValue, CommandResult, ResultValue } from './lock-results.js';
 import { LockStateMachine } from './lock-state-machine.js';
+import { withFingerprint } from './request-fingerprint.js';
 
 export interface Applied {
   readonly index: number;
@@ -50,7 +51,13 @@ export class LockHarness {
     this.lastIndex += count;
   }
 
+  /** Applies the command as the leader would propose it: a client's command gets its fingerprint. */
   apply(command: LockCommand): Applied {
+    return this.applyAsProposed(command.type === 'Noop' || command.type === 'ExpireSession' || 'fingerprint' in command ? command : withFingerprint(command));
+  }
+
+  /** Applies the command exactly as given (an entry of an older leader has no fingerprint). */
+  applyAsProposed(command: LockCommand): Applied {
     this.lastIndex++;
     const outcome = this.machine.apply(this.lastIndex, command);
     return { index: this.lastIndex, ...outcome };

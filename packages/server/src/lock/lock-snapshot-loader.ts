@@ -211,13 +211,15 @@ export class LockSnapshotLoader<Machine> {
   }
 
   private addDedupe(part: DedupePart): void {
-    const count = columnLength(part.requestIds, part.fingerprints === undefined ? [part.indexes, part.results] : [part.indexes, part.results, part.fingerprints]);
+    // No fingerprints column: a snapshot written before fingerprints were kept.
+    const fingerprints = part.fingerprints ?? undefined;
+    const count = columnLength(part.requestIds, fingerprints === undefined ? [part.indexes, part.results] : [part.indexes, part.results, fingerprints]);
     const appliedIndex = this.appliedIndex();
     for (let position = 0; position < count; position++) {
       const requestId = part.requestIds[position];
       const index = part.indexes[position];
       const result = part.results[position];
-      const fingerprint = part.fingerprints?.[position] ?? undefined;
+      const fingerprint = fingerprints?.[position] ?? undefined;
       assert(typeof requestId === 'string', 'a dedupe request id is a string');
       assert(isCount(index), 'a dedupe entry is recorded at an index');
       assert(index <= appliedIndex, 'dedupe entries come from applied entries');

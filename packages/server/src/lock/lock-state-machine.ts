@@ -49,7 +49,7 @@ import { LockSnapshotLoader, type RestoredLockState } from './lock-snapshot-load
 import { isLockKind, lockKinds, LockTable } from './lock-table.js';
 import { partsOfPlainSnapshot } from './plain-snapshot.js';
 import type { LockInfo, LockStats, SessionInfo } from './lock-views.js';
-import { requestFingerprint } from './request-fingerprint.js';
+import { fingerprintOf } from './request-fingerprint.js';
 import { nameProblem, ownedText } from './text-rules.js';
 
 export type { LockCommand, LockKind, LockLimits } from './lock-commands.js';
@@ -111,10 +111,11 @@ export class LockStateMachine {
         // Exactly once (SPEC §3.4): a retry is answered from the table and applies nothing. A
         // different request under a spent id applies nothing either, and is told so: the remembered
         // result is another request's (a grant of another lock, a session it did not open).
-        const fingerprint = requestFingerprint(command);
+        const fingerprint = fingerprintOf(command);
         const remembered = this.dedupe.entry(command.requestId);
         if (remembered !== undefined) {
-          const reused = remembered.fingerprint !== undefined && remembered.fingerprint !== fingerprint;
+          // Entries of an older leader carry no fingerprint: those answer by id alone, as they did.
+          const reused = remembered.fingerprint !== undefined && fingerprint !== undefined && remembered.fingerprint !== fingerprint;
           return { result: reused ? reusedRequestIdFailure(command.requestId) : remembered.result, events };
         }
         const result = this.applyClientCommand(index, command, events);

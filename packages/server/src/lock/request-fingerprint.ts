@@ -4,6 +4,11 @@
 // refused, instead of being answered with a result that was never its own (a grant of another lock,
 // a session it did not open, a release that did not happen).
 //
+// The leader that proposes a command computes it and writes it into the entry (withFingerprint);
+// the state machine only reads it from there. So every member, whatever snapshot it restarted from
+// and whichever version replays the entry later, keeps the same number for it, and the field list
+// below may change without changing what entries already in logs and snapshots mean.
+//
 // The fields are those that say what the request is about: its type, session, lock, mode, token and
 // values. leaderTimeMs is left out: the leader stamps it anew when a retry is proposed again. Lock
 // metadata is left out too: it only describes the holder, and hashing up to 1 KiB per acquire on
@@ -15,6 +20,22 @@
 
 import { assertNever } from '../assert.js';
 import type { ClientCommand } from './lock-commands.js';
+
+/** The command as the leader proposes it: with its fingerprint in the entry. */
+export function withFingerprint<Command extends ClientCommand>(command: Command): Command {
+  return { ...command, fingerprint: requestFingerprint(command) };
+}
+
+/** An entry's fingerprint, or undefined when it has none (proposed by an older leader) or no valid one. */
+export function fingerprintOf(command: ClientCommand): number | undefined {
+  const { fingerprint } = command;
+  return typeof fingerprint === 'number' && isFingerprint(fingerprint) ? fingerprint : undefined;
+}
+
+/** A 30-bit whole number: what requestFingerprint returns, and what V8 keeps as a small integer. */
+export function isFingerprint(value: number): boolean {
+  return Number.isInteger(value) && value >= 0 && value < 2 ** 30;
+}
 
 const fnvOffsetBasis = 0x811c9dc5;
 const fnvPrime = 0x01000193;

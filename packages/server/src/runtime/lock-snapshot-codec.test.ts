@@ -44,8 +44,8 @@ const plainUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64
 class TwinHarness extends LockHarness {
   twin: LockStateMachine | undefined;
 
-  override apply(command: LockCommand): Applied {
-    const applied = super.apply(command);
+  override applyAsProposed(command: LockCommand): Applied {
+    const applied = super.applyAsProposed(command);
     if (this.twin !== undefined) expect(this.twin.apply(applied.index, command)).toEqual({ result: applied.result, events: applied.events });
     return applied;
   }
