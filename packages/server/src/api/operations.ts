@@ -149,7 +149,7 @@ export class Operations {
   private async command(command: ProposedCommand): Promise<Record<string, unknown>> {
     const value = unwrap(await this.options.driver.propose(withFingerprint(command)));
     // The state machine refuses a different request under a spent id itself (request fingerprints),
-    // but an entry an older leader proposed has none and answers by id alone: a value of another
+    // but a dedupe entry without one (see dedupe-table.ts) answers by id alone: a value of another
     // shape is then a different request's result, and answering with it would be a lie.
     if (!isResultOf[command.type](value)) throw reusedRequestIdError(command.requestId);
     return value;

@@ -29,7 +29,8 @@ export interface DedupeEntry {
   readonly index: number;
   /**
    * The fingerprint of the entry that first carried the id (request-fingerprint.ts); undefined when
-   * that entry had none (proposed by an older leader): such an entry answers any reuse, as then.
+   * there is none: the entry was proposed by an older leader, or applied by an older member whose
+   * snapshot this came from. Such an entry answers any reuse of its id with its result, as then.
    */
   readonly fingerprint: number | undefined;
   readonly result: CommandResult;

@@ -9,8 +9,8 @@
 //   leader proposes; `leaderTimeMs` is the leader's wall time, carried for display only
 //   every command a client caused carries its `requestId`, the key of exactly-once (SPEC §3.4),
 //   and its `fingerprint` (request-fingerprint.ts), stamped by the leader that proposed it, so that
-//   a different request reusing the id is told from a retry by the log itself, on every member and
-//   in every later version; entries proposed by a leader that predates it have none
+//   a different request reusing the id is told from a retry by the log itself; entries proposed by
+//   a leader that predates it have none
 
 import { assert } from '../assert.js';
 

@@ -5,11 +5,12 @@
 // On failure the test name carries the seed that reproduces it.
 
 import { describe, expect, test } from 'vitest';
-import { defaultLockLimits, type LockCommand, type LockKind, type LockLimits } from './lock-commands.js';
+import { defaultLockLimits, type ClientCommand, type LockCommand, type LockKind, type LockLimits } from './lock-commands.js';
 import type { LockEvent } from './lock-events.js';
 import type { ApplyOutcome } from './lock-results.js';
 import type { LockSnapshot } from './lock-snapshot.js';
 import { LockStateMachine } from './lock-state-machine.js';
+import { withFingerprint } from './request-fingerprint.js';
 
 /** mulberry32: a tiny, well-mixed 32-bit PRNG; the whole run follows from its seed. */
 function mulberry32(seed: number): () => number {
@@ -33,7 +34,7 @@ const kinds: readonly LockKind[] = ['lock', 'election'];
 class CommandGenerator {
   private readonly random: () => number;
   private readonly sessionIds: string[] = ['999'];
-  private readonly past: LockCommand[] = [];
+  private readonly past: ClientCommand[] = [];
   private requestCount = 0;
   private timeMs = 1_000;
 
@@ -51,6 +52,16 @@ class CommandGenerator {
     const roll = this.random();
     this.timeMs += this.integer(50);
     if (roll < 0.06 && this.past.length > 0) return this.pick(this.past.slice(-40)); // a client retry, mostly of recent requests
+    const command = this.fresh(machine, roll);
+    if (command.type === 'Noop' || command.type === 'ExpireSession') return command;
+    // Now and then a different request under a spent id (a client bug the table must not answer
+    // with another request's result); most entries come from a leader that fingerprints them, some
+    // from an older one that does not.
+    const reused = this.random() < 0.04 && this.past.length > 0 ? { ...command, requestId: this.pick(this.past.slice(-40)).requestId } : command;
+    return this.random() < 0.8 ? withFingerprint(reused) : reused;
+  }
+
+  private fresh(machine: LockStateMachine, roll: number): LockCommand {
     if (roll < 0.14) return { type: 'OpenSession', requestId: this.requestId(), ttlMs: this.pick([500, 10_000, 300_000, 499]), clientName: this.pick(['a', 'b', '']), leaderTimeMs: this.timeMs };
     if (roll < 0.165) return { type: 'CloseSession', requestId: this.requestId(), sessionId: this.session(machine) };
     if (roll < 0.19) return { type: 'ExpireSession', sessionId: this.session(machine), leaderTimeMs: this.timeMs };

@@ -82,7 +82,8 @@ export interface DedupePart {
   readonly results: readonly CommandResult[];
   /**
    * Each entry's request fingerprint, null where it has none. Absent in snapshots written before
-   * fingerprints were kept; a member that predates it ignores the column, so both read each other's.
+   * fingerprints were kept; a member that predates it ignores the column, so both read each other's
+   * (its entries then have no fingerprints: see request-fingerprint.ts on mixed versions).
    */
   readonly fingerprints?: readonly (number | null)[];
 }

@@ -5,18 +5,26 @@
 // a session it did not open, a release that did not happen).
 //
 // The leader that proposes a command computes it and writes it into the entry (withFingerprint);
-// the state machine only reads it from there. So every member, whatever snapshot it restarted from
-// and whichever version replays the entry later, keeps the same number for it, and the field list
-// below may change without changing what entries already in logs and snapshots mean.
+// the state machine only reads it from there (fingerprintOf). So members running this version keep
+// the same number for an entry whatever snapshot they restarted from, and entries already in logs
+// and snapshots keep theirs. One gap is left: a member of an older version applies such entries
+// without keeping the number, and its snapshots have none for them; until those entries are evicted
+// from the dedupe table, a different request reusing one of their ids gets the old answer (the
+// first request's result) from that member, where the others refuse it. Lock and session state never
+// differ; upgrade every member before relying on the refusal.
 //
 // The fields are those that say what the request is about: its type, session, lock, mode, token and
-// values. leaderTimeMs is left out: the leader stamps it anew when a retry is proposed again. Lock
-// metadata is left out too: it only describes the holder, and hashing up to 1 KiB per acquire on
-// every member is not worth catching a reuse that already differs in nothing else.
+// values, after the leader filled in defaults (session.open's TTL: a protocol constant). FROZEN: a
+// retry proposed by a leader of another version must get the same number, so the field list, their
+// order, the defaults and the hash may only change together with a new field name in the entry.
+// leaderTimeMs is left out: the leader stamps it anew when a retry is proposed again. Lock metadata
+// is left out too: it only describes the holder, and hashing up to 1 KiB per acquire is not worth
+// catching a reuse that already differs in nothing else.
 //
 // FNV-1a over UTF-16 code units, each field preceded by its length so that fields cannot run into
-// each other; 30 bits, so V8 keeps it as a small integer in the entry. Pure and the same on every
-// member: it is part of the replicated state (snapshots carry it).
+// each other; 30 bits, so V8 keeps it as a small integer. Two different requests collide with
+// probability 2^-30, and are then answered by id as before fingerprints (the API's shape checks
+// still catch most of those).
 
 import { assertNever } from '../assert.js';
 import type { ClientCommand } from './lock-commands.js';
