@@ -380,11 +380,11 @@ export class RaftNode {
    * what is left of [T, 2T) since it last heard the leader, so a crashed leader is replaced several
    * times faster. The first of the followers to probe decides the failover: the earlier of two
    * uniform draws from [T/4, T) lies at 0.47 T at the median and at 0.93 T at the 99th percentile,
-   * two to one; from [T/4, T/2), at 0.32 T and 0.48 T. A window of T/4 is still thousands of network round trips wide, so two
-   * followers rarely probe at once, and probes that do cross are settled without a split vote
-   * (outranksCrossingProbe). Only with PreVote: a leader that is in fact alive keeps its lease with
-   * the other followers, who refuse the probe, so a dropped connection alone never raises a term or
-   * deposes anyone.
+   * two to one; from [T/4, T/2), at 0.32 T and 0.48 T. A window of T/4 is still thousands of network
+   * round trips wide, so two followers rarely probe at once, and probes that do cross are settled
+   * without a split vote (outranksCrossingProbe). Only with PreVote: a leader that is in fact alive
+   * keeps its lease with the other followers, who refuse the probe, so a dropped connection alone
+   * never raises a term or deposes anyone.
    */
   peerDisconnected(peerId: NodeId): void {
     if (!this.preVoteEnabled || this.role !== 'follower' || peerId === noNode || this.leaderId !== peerId) return;
