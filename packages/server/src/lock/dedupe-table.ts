@@ -83,7 +83,7 @@ export class DedupeTable {
     assert('state' in remembered.value, 'only an Acquire result is ever resolved');
     assert(remembered.value.state === 'queued', 'only a queued result is ever resolved');
     // Setting an existing key keeps its place in the Map's order, so eviction order is unchanged.
-    this.entries.set(requestId, { requestId, index, fingerprint: stored.fingerprint, result });
+    this.entries.set(requestId, { ...stored, result });
     return true;
   }
 
