@@ -52,7 +52,7 @@ export {
   isMutatingOperation,
   type ValidatedRequest,
 } from './validate-request.js';
-export { memberIdProblem, memberAddressProblem, parseMemberAddress, type HostPort } from './member-address.js';
+export { memberIdProblem, memberAddressProblem, parseMemberAddress, splitHostPort, isPort, type HostPort } from './member-address.js';
 export {
   snapshotFileMagic,
   snapshotFilePrefixBytes,

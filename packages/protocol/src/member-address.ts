@@ -20,17 +20,26 @@ export function memberIdProblem(id: string): string | undefined {
   return memberIdPattern.test(id) ? undefined : 'must match [a-z0-9-]{1,32}';
 }
 
-/** host:port, port 1–65535, or undefined when the text is not one. */
-export function parseMemberAddress(address: string): HostPort | undefined {
+/** host and port of text shaped host:port, the port not yet checked against 1–65535; else undefined. */
+export function splitHostPort(address: string): HostPort | undefined {
   const match = hostPortPattern.exec(address);
   if (match === null) return undefined;
-  const port = Number(match[2]);
-  if (port < 1 || port > 65535) return undefined;
-  return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
+  return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port: Number(match[2]) };
+}
+
+export function isPort(port: number): boolean {
+  return port >= 1 && port <= 65535;
+}
+
+/** host:port, port 1–65535, or undefined when the text is not one. */
+export function parseMemberAddress(address: string): HostPort | undefined {
+  const split = splitHostPort(address);
+  return split !== undefined && isPort(split.port) ? split : undefined;
 }
 
 /** What is wrong with a member address, or undefined when it is host:port with a port in 1–65535. */
 export function memberAddressProblem(address: string): string | undefined {
-  if (parseMemberAddress(address) !== undefined) return undefined;
-  return hostPortPattern.test(address) ? 'must have a port in 1–65535' : 'must be host:port';
+  const split = splitHostPort(address);
+  if (split === undefined) return 'must be host:port';
+  return isPort(split.port) ? undefined : 'must have a port in 1–65535';
 }

@@ -2,7 +2,7 @@
 // ValidateConfig). Each problem is a ConfigError whose message is the one line raftlockd prints.
 
 import { createHash } from 'node:crypto';
-import { memberAddressProblem, memberIdProblem, parseMemberAddress, type HostPort } from '@raftlock/protocol';
+import { isPort, memberIdProblem, splitHostPort, type HostPort } from '@raftlock/protocol';
 import type { ClientTokens } from './api/client-tokens.js';
 
 export class ConfigError extends Error {
@@ -61,11 +61,10 @@ export function validateNodeId(id: string, where: string): string {
 
 /** host:port by the rule members.add and the CLI use too (@raftlock/protocol's member-address). */
 export function parseHostPort(value: string, where: string): HostPort {
-  const address = value.trim();
-  const parsed = parseMemberAddress(address);
-  if (parsed !== undefined) return parsed;
-  if (memberAddressProblem(address) === 'must be host:port') throw new ConfigError(`${where}: "${value}" is not host:port`);
-  throw new ConfigError(`${where}: port ${Number(address.slice(address.lastIndexOf(':') + 1))} is outside 1–65535`);
+  const split = splitHostPort(value.trim());
+  if (split === undefined) throw new ConfigError(`${where}: "${value}" is not host:port`);
+  if (!isPort(split.port)) throw new ConfigError(`${where}: port ${split.port} is outside 1–65535`);
+  return split;
 }
 
 /** `n1=127.0.0.1:7071,n2=127.0.0.1:7072` → Map; rejects duplicates and malformed items. */
