@@ -636,6 +636,37 @@ describe('a lost connection to the leader (PreVote, thesis §9.6)', () => {
     expect(waits.size, 'the wait is random, so two followers rarely probe at once').toBeGreaterThanOrEqual(3);
   });
 
+  test("a member that may not campaign (a learner) stops honouring a silent leader's lease after one election timeout, for good", () => {
+    // It may be a voter already without knowing it (its promotion not yet in its log), and the others
+    // may need its vote: it must answer vote requests once the leader has gone quiet, not only now and then.
+    const learner = asNodeId('n4');
+    const configuration = () =>
+      makeConfig([
+        { id: n1, address: '', role: 'voter' },
+        { id: n2, address: '', role: 'voter' },
+        { id: n3, address: '', role: 'voter' },
+        { id: learner, address: '', role: 'learner' },
+      ]);
+    // A fresh learner per count of silent ticks: a probe it answers changes its timers.
+    const answersAfter = (silentTicks: number): number => {
+      const storage = new MemoryStorage(configuration());
+      const node = makeNode(storage, { id: learner, seed: 7 });
+      node.step({ type: 'Heartbeat', from: n2, to: learner, term: asTerm(1), leaderCommit: asLogIndex(0), round: 1 });
+      drain(node, storage);
+      expect(node.status()).toMatchObject({ role: 'follower', leaderId: n2 });
+      for (let tick = 1; tick <= silentTicks; tick++) {
+        node.tick();
+        expect(drain(node, storage).messages.filter((message) => message.type === 'RequestVote'), 'a learner never campaigns').toEqual([]);
+      }
+      node.step({ type: 'RequestVote', from: n3, to: learner, term: asTerm(2), preVote: true, leadershipTransfer: false, lastLogIndex: asLogIndex(0), lastLogTerm: asTerm(0) });
+      return drain(node, storage).messages.filter((message) => message.type === 'RequestVoteResponse').length;
+    };
+    for (let silentTicks = 1; silentTicks <= 4 * electionTimeoutTicks; silentTicks++) {
+      // Inside the lease the probe is ignored (the leader may be alive); past it, always answered.
+      expect(answersAfter(silentTicks), `after ${silentTicks} silent ticks`).toBe(silentTicks < electionTimeoutTicks ? 0 : 1);
+    }
+  });
+
   test('without the hint the same follower waits at least a whole election timeout', () => {
     for (let seed = 1; seed <= 20; seed++) {
       const { node, storage } = followerOf(n2, seed);

@@ -622,7 +622,14 @@ export class RaftNode {
 
   private tickElection(): void {
     this.electionElapsedTicks++;
-    if (this.electionElapsedTicks >= this.randomizedElectionTimeoutTicks) {
+    // Only a member that may campaign starts counting again. One that may not (a learner, a removed
+    // member, one whose snapshot is not on disk yet) keeps counting, so its lease on a leader it no
+    // longer hears stays over and it answers vote requests: it may be a voter already without
+    // knowing it (its promotion not yet in its log), and the others may need its vote to elect
+    // anyone. Restarting the count made it honour the silent leader's lease again for a whole
+    // timeout in every round, ignoring every vote request meanwhile (as etcd-io/raft, which
+    // restarts the count only when promotable).
+    if (this.electionElapsedTicks >= this.randomizedElectionTimeoutTicks && this.mayCampaign()) {
       this.electionElapsedTicks = 0;
       this.campaign(this.preVoteEnabled ? 'preVote' : 'election');
     }
@@ -678,9 +685,7 @@ export class RaftNode {
    * `transfer` is an election on TimeoutNow that voters honour even inside a leader lease.
    */
   private campaign(kind: 'preVote' | 'election' | 'transfer'): void {
-    if (!this.voters.includes(this.nodeId)) return; // learners and removed members never campaign
-    // A snapshot not yet on disk cannot be served to followers; lead only once it is (etcd-io/raft).
-    if (this.log.pendingSnapshot() !== undefined) return;
+    if (!this.mayCampaign()) return;
     const preVote = kind === 'preVote';
     if (preVote) this.becomePreCandidate();
     else this.becomeCandidate();
@@ -702,6 +707,11 @@ export class RaftNode {
     // Our own vote. For a real election it is votedFor already, and it reaches disk in the same Ready
     // that carries the RequestVote messages, before they are sent. A single voter wins right here.
     this.recordVote(this.nodeId, true, preVote);
+  }
+
+  /** Learners and removed members never campaign; nor does a member whose snapshot is not on disk yet (it could not serve it to followers; etcd-io/raft). */
+  private mayCampaign(): boolean {
+    return this.voters.includes(this.nodeId) && this.log.pendingSnapshot() === undefined;
   }
 
   private recordVote(voter: NodeId, granted: boolean, preVote: boolean): void {
