@@ -380,16 +380,19 @@ export class RaftNode {
    * what is left of [T, 2T) since it last heard the leader, so a crashed leader is replaced several
    * times faster. The first of the followers to probe decides the failover: the earlier of two
    * uniform draws from [T/4, T) lies at 0.47 T at the median and at 0.93 T at the 99th percentile,
-   * two to one; from [T/4, T/2), at 0.32 T and 0.48 T. A window of T/4 is still thousands of network
-   * round trips wide, so two followers rarely probe at once, and probes that do cross are settled
-   * without a split vote (outranksCrossingProbe). Only with PreVote: a leader that is in fact alive
-   * keeps its lease with the other followers, who refuse the probe, so a dropped connection alone
-   * never raises a term or deposes anyone.
+   * two to one; from [T/4, T/2), at 0.32 T and 0.48 T. A window of T/4 (75 ms at a 300 ms timeout)
+   * is still hundreds of LAN round trips wide, so two followers rarely probe within a round trip of
+   * each other; in a three-member cluster probes that do cross are settled without a split vote
+   * (outranksCrossingProbe), with five they can still split it and cost a timeout. The window is at
+   * least two ticks wide, so tiny timeouts still draw. Only with PreVote: a leader that is in fact
+   * alive keeps its lease with the other followers, who refuse the probe, so a dropped connection
+   * alone never raises a term or deposes anyone; if the leader is heard again, acceptLeader draws
+   * the usual [T, 2T) once more.
    */
   peerDisconnected(peerId: NodeId): void {
     if (!this.preVoteEnabled || this.role !== 'follower' || peerId === noNode || this.leaderId !== peerId) return;
     const minimumWaitTicks = Math.max(1, Math.floor(this.timing.electionTimeoutTicks / 4));
-    const maximumWaitTicks = Math.max(minimumWaitTicks + 1, Math.floor(this.timing.electionTimeoutTicks / 2));
+    const maximumWaitTicks = Math.max(minimumWaitTicks + 2, Math.floor(this.timing.electionTimeoutTicks / 2));
     const waitTicks = minimumWaitTicks + this.random.nextInt(maximumWaitTicks - minimumWaitTicks);
     // The lease ends now: this follower no longer vouches for the lost leader, so it grants the
     // PreVote of another follower that lost it too (one that still hears the leader does not).
@@ -595,6 +598,11 @@ export class RaftNode {
     this.broadcastAppend({ allowEmpty: true });
   }
 
+  /** Raft §5.2: each wait for an election is drawn from [T, 2T), so members rarely time out together. */
+  private drawElectionTimeout(): void {
+    this.randomizedElectionTimeoutTicks = this.timing.electionTimeoutTicks + this.random.nextInt(this.timing.electionTimeoutTicks);
+  }
+
   /** Shared by every role change that starts a new term or a new reign. */
   private reset(term: Term): void {
     if (term !== this.currentTerm) {
@@ -605,7 +613,7 @@ export class RaftNode {
     this.leaderUnreachable = false;
     this.electionElapsedTicks = 0;
     this.heartbeatElapsedTicks = 0;
-    this.randomizedElectionTimeoutTicks = this.timing.electionTimeoutTicks + this.random.nextInt(this.timing.electionTimeoutTicks);
+    this.drawElectionTimeout();
     this.votesReceived.clear();
     this.progress.clear();
     this.leaderTicks = 0;
@@ -843,6 +851,10 @@ export class RaftNode {
     if (this.role !== 'follower') this.becomeFollower(this.currentTerm, leaderId);
     assert(this.leaderId === noNode || this.leaderId === leaderId, 'one leader per term');
     this.leaderId = leaderId;
+    // Hearing the leader makes moot a wait drawn because its connection closed (peerDisconnected),
+    // or one a probe we encouraged pushed past 2T (a member that may not campaign keeps counting a
+    // long silence, tickElection): wait the usual [T, 2T) from here, as after any other heartbeat.
+    if (this.leaderUnreachable || this.randomizedElectionTimeoutTicks >= 2 * this.timing.electionTimeoutTicks) this.drawElectionTimeout();
     this.leaderUnreachable = false;
     this.electionElapsedTicks = 0;
   }
