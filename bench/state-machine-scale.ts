@@ -1,7 +1,8 @@
 // The lock state machine and its snapshot codec at scale (issue 8: 1M held locks), without a
 // cluster: how long applying N acquires takes, how fast acquire+release cycles run on top of N held
 // locks (compare 1k with 1M), heap and RSS, one-shot and incremental snapshot encoding (the longest
-// step while entries keep applying between steps), bytes, and decode + restore.
+// step while entries keep applying between steps), bytes, decode + restore, and closing every session
+// of the restored state (a close releases all its session's locks in one entry, applied in one step).
 //
 //   node --expose-gc --import tsx bench/state-machine-scale.ts [--sizes 1000,10000,100000,1000000]
 //        [--step-records 4096] [--json out.json]
@@ -42,6 +43,10 @@ interface SizeResult {
   readonly decodeRestoreMs: number;
   readonly decodeRestoreCpuMs: number;
   readonly rssAfterRestoreMiB: number;
+  /** Closing every session of the restored machine, one CloseSession each: every held lock is released. */
+  readonly closeAllMs: number;
+  readonly closeMicrosPerLock: number;
+  readonly closeSlowestMs: number;
 }
 
 const sessionCount = 64;
@@ -66,11 +71,16 @@ function requestId(sequence: number): string {
 
 /** Applies commands at increasing indexes and checks they succeed. */
 class Driver {
-  index = 0;
-  private sequence = 0;
+  index: number;
   readonly leaderTimeMs = 1_700_000_000_000;
 
-  constructor(readonly machine: LockStateMachine) {}
+  /** firstSequence: where request ids start, past any the machine's dedupe table already holds. */
+  constructor(
+    readonly machine: LockStateMachine,
+    private sequence = 0,
+  ) {
+    this.index = machine.lastAppliedIndex();
+  }
 
   apply(command: LockCommand): { ok: boolean; token: number } {
     this.index++;
@@ -81,6 +91,10 @@ class Driver {
 
   nextRequestId(): string {
     return requestId(++this.sequence);
+  }
+
+  get lastSequence(): number {
+    return this.sequence;
   }
 
   acquire(sessionId: string, name: string): number {
@@ -103,10 +117,10 @@ function percentile(sorted: readonly number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? 0;
 }
 
-type Measured = Omit<SizeResult, 'decodeRestoreMs' | 'decodeRestoreCpuMs' | 'rssAfterRestoreMiB'>;
+type Measured = Omit<SizeResult, 'decodeRestoreMs' | 'decodeRestoreCpuMs' | 'rssAfterRestoreMiB' | 'closeAllMs' | 'closeMicrosPerLock' | 'closeSlowestMs'>;
 
 /** Everything but the restore; the machine is garbage once this returns, as after a restart. */
-function buildAndEncode(heldLocks: number, stepRecords: number): { bytes: Uint8Array; measured: Measured } {
+function buildAndEncode(heldLocks: number, stepRecords: number): { bytes: Uint8Array; measured: Measured; sessions: string[]; lastSequence: number } {
   const limits = { ...defaultLockLimits, maxLocks: heldLocks + 10_000 };
   const machine = new LockStateMachine(limits);
   const driver = new Driver(machine);
@@ -180,12 +194,12 @@ function buildAndEncode(heldLocks: number, stepRecords: number): { bytes: Uint8A
     preImagesBytesEqual: bytesEqual,
     rssMaxDuringEncodeMiB: rssMax,
   };
-  return { bytes: incremental, measured };
+  return { bytes: incremental, measured, sessions, lastSequence: driver.lastSequence };
 }
 
 /** Decodes with nothing else alive but the bytes, as a member restarting from its snapshot. */
 function measureSize(heldLocks: number, stepRecords: number): SizeResult {
-  const { bytes, measured } = buildAndEncode(heldLocks, stepRecords);
+  const { bytes, measured, sessions, lastSequence } = buildAndEncode(heldLocks, stepRecords);
   gc();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
@@ -193,7 +207,27 @@ function measureSize(heldLocks: number, stepRecords: number): SizeResult {
   const decodeRestoreMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   if (restored.stats().locksHeld !== measured.heldLocks) throw new Error('the restored machine lost locks');
-  return { ...measured, decodeRestoreMs, decodeRestoreCpuMs: (cpu.user + cpu.system) / 1000, rssAfterRestoreMiB: rssMiB() };
+  const rssAfterRestoreMiB = rssMiB();
+  // A session's close releases everything it holds in one entry, which a member applies in one step.
+  const closer = new Driver(restored, lastSequence);
+  let closeSlowestMs = 0;
+  const closeStarted = performance.now();
+  for (const sessionId of sessions) {
+    const started = performance.now();
+    closer.apply({ type: 'CloseSession', requestId: closer.nextRequestId(), sessionId });
+    closeSlowestMs = Math.max(closeSlowestMs, performance.now() - started);
+  }
+  const closeAllMs = performance.now() - closeStarted;
+  if (restored.stats().locksHeld !== 0) throw new Error('closing every session left locks held');
+  return {
+    ...measured,
+    decodeRestoreMs,
+    decodeRestoreCpuMs: (cpu.user + cpu.system) / 1000,
+    rssAfterRestoreMiB,
+    closeAllMs,
+    closeMicrosPerLock: (closeAllMs * 1000) / heldLocks,
+    closeSlowestMs,
+  };
 }
 
 function runChild(heldLocks: number, stepRecords: number): void {
@@ -234,11 +268,13 @@ function runParent(sizes: readonly number[], stepRecords: number, jsonPath: stri
     'RSS max encoding': fixed(result.rssMaxDuringEncodeMiB),
     'decode+restore ms (cpu)': `${fixed(result.decodeRestoreMs)} (${fixed(result.decodeRestoreCpuMs)})`,
     'RSS restored': fixed(result.rssAfterRestoreMiB),
+    'close all ms (µs/lock, slowest)': `${fixed(result.closeAllMs)} (${fixed(result.closeMicrosPerLock, 2)}, ${fixed(result.closeSlowestMs)})`,
   }));
   console.table(rows);
   console.log(
     `steps of ${stepRecords} records, 8 entries applied between steps (step times are wall clock; step cpu is the process's CPU time in the costliest step); ` +
-      `cycles/s = try-acquire + release of a free lock on top of the held ones, best of ${cycleRounds} rounds of ${cyclesPerRound} after ${warmUpCycles} warm-up cycles`,
+      `cycles/s = try-acquire + release of a free lock on top of the held ones, best of ${cycleRounds} rounds of ${cyclesPerRound} after ${warmUpCycles} warm-up cycles; ` +
+      `close all = one CloseSession for each of the ${sessionCount} sessions of the restored machine, releasing every held lock (slowest: one close)`,
   );
   if (jsonPath !== undefined) writeFileSync(jsonPath, `${JSON.stringify({ stepRecords, results }, null, 2)}\n`);
 }
