@@ -74,7 +74,7 @@ class Driver {
   index: number;
   readonly leaderTimeMs = 1_700_000_000_000;
 
-  /** firstSequence: where request ids start, past any the machine's dedupe table already holds. */
+  /** sequence: the last request id number already used; new ids follow it, past any the machine's dedupe table holds. */
   constructor(
     readonly machine: LockStateMachine,
     private sequence = 0,
