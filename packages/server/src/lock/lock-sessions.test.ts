@@ -3,6 +3,7 @@
 
 import { describe, expect, test } from 'vitest';
 import { codeOf, LockHarness, tokenOf, valueOf } from './lock-harness.js';
+import { withFingerprint } from './request-fingerprint.js';
 
 describe('opening sessions', () => {
   test('the session id is the index of the OpenSession entry, with its TTL and creation index', () => {
@@ -180,5 +181,76 @@ describe('closing and expiring sessions', () => {
     harness.acquire(alice, 'b');
     harness.acquire(alice, 'w');
     expect(harness.machine.getSession(alice)).toMatchObject({ heldLocks: 2, waits: 1 });
+  });
+});
+
+describe('ending a session that holds many locks, in parts', () => {
+  /** Two identical machines: alice holds `count` locks and elections, others wait on some, and alice waits too. */
+  function twins(count: number): [LockHarness, LockHarness, string] {
+    const made = [new LockHarness(), new LockHarness()] as const;
+    let alice = '';
+    for (const harness of made) {
+      alice = harness.open('alice');
+      const bob = harness.open('bob');
+      const carol = harness.open('carol');
+      harness.acquire(carol, 'carols');
+      for (let position = 0; position < count; position++) {
+        harness.acquire(alice, `lock-${position}`, { kind: position % 5 === 0 ? 'election' : 'lock' });
+        // Every seventh lock has waiters: its release in a later part hands it on.
+        if (position % 7 === 3) {
+          harness.acquire(bob, `lock-${position}`);
+          harness.acquire(carol, `lock-${position}`);
+        }
+      }
+      harness.acquire(alice, 'carols');
+    }
+    return [made[0], made[1], alice];
+  }
+
+  test.each(['CloseSession', 'ExpireSession'] as const)('%s applied in parts leaves the state and events of applying it at once, and a valid state between parts', (type) => {
+    const [atOnce, inParts, alice] = twins(100);
+    const command = type === 'CloseSession' ? ({ type, requestId: 'close-alice', sessionId: alice } as const) : ({ type, sessionId: alice, leaderTimeMs: 5 } as const);
+    const whole = atOnce.apply(command);
+    const index = whole.index;
+    const first = inParts.machine.apply(index, type === 'CloseSession' ? withFingerprint({ type, requestId: 'close-alice', sessionId: alice }) : command, 9);
+    expect(first).toBeUndefined();
+    let parts = 1;
+    let outcome = first;
+    while (outcome === undefined) {
+      // Between parts: the machine is consistent, alice still listed with what she has left, and her waits gone.
+      expect(inParts.machine.applyUnfinished()).toBe(true);
+      inParts.machine.checkInvariants();
+      const left = inParts.machine.getSession(alice);
+      expect(left?.heldLocks).toBe(100 - 9 * parts);
+      expect(left?.waits).toBe(0);
+      outcome = inParts.machine.continueApply(9);
+      parts++;
+    }
+    expect(parts).toBe(12);
+    expect(inParts.machine.applyUnfinished()).toBe(false);
+    expect(outcome).toEqual({ result: whole.result, events: whole.events });
+    expect(inParts.machine.serialize()).toEqual(atOnce.machine.serialize());
+    inParts.machine.checkInvariants();
+    expect(inParts.machine.getSession(alice)).toBeUndefined();
+    // The hand-overs went to the first waiters, with the ending entry's index as their token.
+    expect(inParts.machine.getLock('lock', 'lock-3')).toMatchObject({ holder: { token: index } });
+    if (type === 'CloseSession') expect(inParts.machine.dedupeLookup('close-alice')).toEqual(whole.result);
+  });
+
+  test('a session with no more locks than one part ends in the one apply() call', () => {
+    const [, harness, alice] = twins(20);
+    const outcome = harness.machine.apply(1_000_000, { type: 'ExpireSession', sessionId: alice, leaderTimeMs: 5 }, 20);
+    expect(outcome?.result).toEqual({ ok: true, value: { expired: true } });
+    expect(harness.machine.applyUnfinished()).toBe(false);
+  });
+
+  test('nothing else applies, and no snapshot is taken, until the unfinished entry is finished', () => {
+    const [, harness, alice] = twins(30);
+    expect(harness.machine.apply(1_000_000, { type: 'ExpireSession', sessionId: alice, leaderTimeMs: 5 }, 10)).toBeUndefined();
+    expect(() => harness.machine.apply(1_000_001, { type: 'Noop' })).toThrow(/only once the entry before it is finished/);
+    expect(() => harness.machine.beginSnapshot()).toThrow(/after a whole entry/);
+    expect(() => harness.machine.serialize()).toThrow(/after a whole entry/);
+    while (harness.machine.continueApply(10) === undefined);
+    expect(harness.machine.apply(1_000_001, { type: 'Noop' })).toEqual({ result: undefined, events: [] });
   });
 });

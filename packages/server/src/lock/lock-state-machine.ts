@@ -66,6 +66,26 @@ type AcquireCommand = Extract<LockCommand, { type: 'Acquire' }>;
 /** How a session ends: the events and the waiters' results differ, the cleanup does not. */
 type SessionEnd = 'closed' | 'expired';
 
+/** A client request's id and fingerprint, remembered with its result once its entry is finished. */
+interface Remembered {
+  readonly requestId: string;
+  readonly fingerprint: number | undefined;
+}
+
+/** An entry that ends a session, releasing its locks in grant order over one or more calls. */
+interface SessionEnding {
+  readonly index: number;
+  readonly session: SessionRecord;
+  readonly eventType: 'released' | 'expired';
+  readonly held: readonly LockRecord[];
+  /** held[0 .. released) are released. */
+  released: number;
+  readonly events: LockEvent[];
+  /** The command's own result, set by settle() once the command returns (before any release). */
+  result: CommandResult | undefined;
+  remember: Remembered | undefined;
+}
+
 export class LockStateMachine {
   private readonly sessions: Map<string, SessionRecord>;
   private readonly tables: Readonly<Record<LockKind, LockTable>>;
@@ -80,6 +100,8 @@ export class LockStateMachine {
   private snapshotEpoch = 0;
   /** A restored machine's tables still fill their name Maps (see LockTable). */
   private lookupsFilling: boolean;
+  /** The session an unfinished entry is ending, with the locks it has left to release (see apply()). */
+  private ending: SessionEnding | null = null;
 
   /** An empty machine, or (restored) the state a LockSnapshotLoader rebuilt. */
   constructor(
@@ -96,17 +118,30 @@ export class LockStateMachine {
     this.lookupsFilling = restored !== undefined;
   }
 
-  /** Applies the committed entry at index. Indexes must strictly increase across calls. */
-  apply(index: number, command: LockCommand): ApplyOutcome {
+  /**
+   * Applies the committed entry at index. Indexes must strictly increase across calls.
+   *
+   * With maxReleases, an entry that ends a session holding more locks than that is applied in
+   * parts: apply() releases the first maxReleases of them and returns undefined, and continueApply()
+   * releases more until it returns the outcome. Nothing else may be applied in between; the state
+   * between parts is a valid state (the session is still listed, holding what is left), so queries
+   * may run. The finished state and its events are exactly those of applying the entry at once.
+   * This is what lets a member keep heartbeating while it releases a million locks.
+   */
+  apply(index: number, command: LockCommand): ApplyOutcome;
+  apply(index: number, command: LockCommand, maxReleases: number): ApplyOutcome | undefined;
+  apply(index: number, command: LockCommand, maxReleases = Number.POSITIVE_INFINITY): ApplyOutcome | undefined {
     assert(Number.isSafeInteger(index), 'log indexes are integers');
     assert(index > this.appliedIndex, 'log indexes strictly increase across apply calls');
+    assert(this.ending === null, 'an entry is applied only once the entry before it is finished');
+    assert(maxReleases >= 1, 'a part releases at least one lock');
     this.appliedIndex = index;
     const events: LockEvent[] = [];
     switch (command.type) {
       case 'Noop':
         return { result: undefined, events };
       case 'ExpireSession':
-        return { result: this.expireSession(index, command.sessionId, command.leaderTimeMs, events), events };
+        return this.settle(this.expireSession(index, command.sessionId, command.leaderTimeMs, events), undefined, events, maxReleases);
       default: {
         // Exactly once (SPEC §3.4): a retry is answered from the table and applies nothing. A
         // different request under a spent id applies nothing either, and is told so: the remembered
@@ -119,10 +154,50 @@ export class LockStateMachine {
           return { result: reused ? reusedRequestIdFailure(command.requestId) : remembered.result, events };
         }
         const result = this.applyClientCommand(index, command, events);
-        this.dedupe.record(command.requestId, index, fingerprint, result);
-        return { result, events };
+        return this.settle(result, { requestId: command.requestId, fingerprint }, events, maxReleases);
       }
     }
+  }
+
+  /**
+   * Releases up to maxReleases more locks of the session an unfinished entry ends (see apply());
+   * the entry's outcome once it is finished, undefined while locks remain.
+   */
+  continueApply(maxReleases: number): ApplyOutcome | undefined {
+    const ending = this.ending;
+    assert(ending !== null, 'continueApply() continues an unfinished entry');
+    assert(maxReleases >= 1, 'a part releases at least one lock');
+    const { held, index, eventType, events } = ending;
+    const stop = Math.min(held.length, ending.released + maxReleases);
+    for (; ending.released < stop; ending.released++) {
+      const record = held[ending.released];
+      assert(record !== undefined && record.holder === ending.session, 'a session holds the locks of its held list');
+      this.releaseHolder(index, record, eventType, events);
+    }
+    if (ending.released < held.length) return undefined;
+    const { session, result, remember } = ending;
+    assert(result !== undefined, 'the ending command has its result before its locks are released');
+    assert(session.heldCount === 0, 'an ended session holds nothing');
+    this.sessions.delete(session.sessionId);
+    this.ending = null;
+    if (remember !== undefined) this.dedupe.record(remember.requestId, index, remember.fingerprint, result);
+    return { result, events };
+  }
+
+  /** True between an apply() that returned undefined and the continueApply() that finishes it. */
+  applyUnfinished(): boolean {
+    return this.ending !== null;
+  }
+
+  /** The entry's outcome, once a session it ends has released its locks (see continueApply()). */
+  private settle(result: CommandResult, remember: Remembered | undefined, events: LockEvent[], maxReleases: number): ApplyOutcome | undefined {
+    if (this.ending === null) {
+      if (remember !== undefined) this.dedupe.record(remember.requestId, this.appliedIndex, remember.fingerprint, result);
+      return { result, events };
+    }
+    this.ending.result = result;
+    this.ending.remember = remember;
+    return this.continueApply(maxReleases);
   }
 
   /** The remembered result of a request id, or undefined when unseen or evicted. */
@@ -205,11 +280,12 @@ export class LockStateMachine {
   }
 
   /**
-   * Removes the session's waits FIRST, deletes the session, and only then releases its locks, so
-   * no promotion made by this entry (or any later one) can see a waiter of the ending session.
-   * etcd's lock recipe granted a lock to a waiter whose lease had already expired (Jepsen, etcd
-   * 3.4.3) because the wait outlived the lease; here a wait ends in the entry its session ends in,
-   * and grantTo() asserts that every grantee is alive.
+   * Removes the session's waits FIRST, and only then releases its locks (continueApply(), perhaps
+   * in parts), so no promotion made by this entry (or any later one) can see a waiter of the ending
+   * session. etcd's lock recipe granted a lock to a waiter whose lease had already expired (Jepsen,
+   * etcd 3.4.3) because the wait outlived the lease; here a wait ends in the entry its session ends
+   * in, and grantTo() asserts that every grantee is alive. The session itself is deleted once it
+   * holds nothing: until then it is a valid session with no waits, and nothing else applies.
    *
    * Waits end in queuing order and locks are released in grant order, on every member alike
    * (events and hand-overs follow this order); both orders are sorted from the records, because a
@@ -224,14 +300,8 @@ export class LockStateMachine {
       events.push({ index, type: waitEventType, kind: record.kind, name: record.name, sessionId: session.sessionId, requestId: waiter.requestId });
     }
     session.waits.clear();
-    this.sessions.delete(session.sessionId);
-    const releaseEventType = end === 'expired' ? 'expired' : 'released';
-    for (const record of heldInGrantOrder(session)) {
-      assert(record.holder === session, 'a session holds the locks of its held list');
-      this.releaseHolder(index, record, releaseEventType, events);
-    }
-    assert(session.heldCount === 0, 'an ended session holds nothing');
-    assert(!this.sessions.has(session.sessionId), 'an ended session is gone');
+    const eventType = end === 'expired' ? 'expired' : 'released';
+    this.ending = { index, session, eventType, held: heldInGrantOrder(session), released: 0, events, result: undefined, remember: undefined };
   }
 
   // ---- acquire, cancel, release --------------------------------------------------------------
@@ -533,6 +603,7 @@ export class LockStateMachine {
    */
   beginSnapshot(recordsPerPart = defaultRecordsPerPart): LockSnapshotCursor {
     assert(this.snapshotCursor === null, 'one snapshot walk at a time: finish or abort the last one first');
+    assert(this.ending === null, 'a snapshot holds the state after a whole entry, not part of one');
     this.snapshotEpoch++;
     const cursor = new LockSnapshotCursor(
       {
@@ -564,6 +635,7 @@ export class LockStateMachine {
    * of backups written before format 2. Snapshots are written with beginSnapshot().
    */
   serialize(): LockSnapshot {
+    assert(this.ending === null, 'a snapshot holds the state after a whole entry, not part of one');
     const sessions: SessionSnapshot[] = [];
     for (const session of this.sessions.values()) {
       const { sessionId, ttlMs, clientName, createdIndex, createdTimeMs } = session;

@@ -528,3 +528,76 @@ describe('leadership transfer', () => {
     expect(await settle(follower.driver.transferLeadership(undefined, 1_000))).toBe(true);
   });
 });
+
+describe('an entry that releases many locks', () => {
+  const acquire = (sessionId: string, name: string, requestId: string): LockCommand => ({
+    type: 'Acquire',
+    requestId,
+    sessionId,
+    kind: 'lock',
+    name,
+    mode: 'wait',
+    metadata: '',
+    value: '',
+    leaderTimeMs: Date.now(),
+  });
+
+  test('closing a session that holds many locks is applied over several event-loop turns: keepalives are acknowledged meanwhile, and entries committed meanwhile apply after it, in order', async () => {
+    const leader = harness({ voters: threeVoters });
+    await startLeader(leader);
+    const big = await open(leader, 60_000);
+    const other = await open(leader, 60_000);
+    const lockCount = 5 * 2048 + 17; // six parts of releases
+    for (let from = 0; from < lockCount; from += 1000) {
+      const batch: Promise<CommandResult>[] = [];
+      for (let position = from; position < Math.min(lockCount, from + 1000); position++) batch.push(leader.driver.propose(acquire(big, `held-${position}`, `fill-${position}`)));
+      await settle(Promise.all(batch), 2_000);
+    }
+    const lastName = `held-${lockCount - 1}`;
+    const handedOn = observe(leader.driver.propose(acquire(other, lastName, 'wait-for-last')));
+    await advance(20);
+    expect(handedOn.outcome?.value).toMatchObject({ ok: true, value: { state: 'queued' } });
+
+    // A probe runs on every event-loop turn. On the first turn that finds the close half applied,
+    // it asks for a keepalive and proposes another acquire; each records what it found when it settled.
+    const turnsWithCloseUnfinished: boolean[] = [];
+    const settled: { what: string; closeUnfinished: boolean }[] = [];
+    let probing = true;
+    let askedDuringClose = false;
+    const note = (what: string) => settled.push({ what, closeUnfinished: leader.driver.stateMachine.applyUnfinished() });
+    const probe = () => {
+      if (!probing) return;
+      const unfinished = leader.driver.stateMachine.applyUnfinished();
+      turnsWithCloseUnfinished.push(unfinished);
+      if (unfinished && !askedDuringClose) {
+        askedDuringClose = true;
+        void leader.driver.keepalive(other, Date.now()).then(() => note('keepalive'));
+        void leader.driver.propose(acquire(other, 'fresh', 'acquire-during-close')).then(() => note('acquire'));
+      }
+      setImmediate(probe);
+    };
+    setImmediate(probe);
+    const close = leader.driver.propose({ type: 'CloseSession', requestId: 'close-big', sessionId: big });
+    void close.then(() => note('close'));
+    const closeResult = await settle(close, 1_000);
+    await advance(20);
+    probing = false;
+
+    expect(closeResult).toEqual({ ok: true, value: { closed: true } });
+    expect(turnsWithCloseUnfinished.filter(Boolean).length).toBeGreaterThanOrEqual(5);
+    // The keepalive needed no applied state; the acquire waited for the close and applied after it.
+    expect(settled).toEqual([
+      { what: 'keepalive', closeUnfinished: true },
+      { what: 'close', closeUnfinished: false },
+      { what: 'acquire', closeUnfinished: false },
+    ]);
+    const machine = leader.driver.stateMachine;
+    expect(machine.getSession(big)).toBeUndefined();
+    expect(machine.getLock('lock', lastName)?.holder.sessionId).toBe(other);
+    expect(machine.getLock('lock', 'fresh')?.holder.sessionId).toBe(other);
+    expect(machine.stats().locksHeld).toBe(2);
+    expect(leader.driver.lastAppliedIndex()).toBe(leader.driver.status().commitIndex);
+    machine.checkInvariants();
+    expect(leader.fatalErrors).toEqual([]);
+  });
+});

@@ -8,6 +8,8 @@
 //      (thesis §10.2.1), so a commit costs max(leader fsync, follower round trip + fsync), not both
 //   3. apply committed entries (already on this disk) to the lock state machine, completing the
 //      client requests waiting on them, and serve linearizable reads whose ReadIndex has been applied
+//      (an entry ending a session that holds many locks is applied a slice per event-loop turn, and
+//      the entries behind it wait: the member keeps heartbeating meanwhile)
 //   4. advance, and take the next Ready without waiting for the write
 //   5. when the write lands: persisted(ready), then send the messages that vouch for it (votes,
 //      acknowledgements: never before they are durable)
@@ -134,8 +136,15 @@ interface PendingProposal {
   readonly reject: (error: ServiceError) => void;
 }
 
+interface ReadWaiter {
+  readonly resolve: (index: number) => void;
+  readonly reject: (error: ServiceError) => void;
+  /** Served once the read index is applied here (a read); false: once it is known (leadership confirmed). */
+  readonly untilApplied: boolean;
+}
+
 interface ReadBatch {
-  readonly waiters: { resolve: (index: number) => void; reject: (error: ServiceError) => void }[];
+  waiters: ReadWaiter[];
   index: number | undefined;
 }
 
@@ -150,6 +159,11 @@ const snapshotLogBytesPerSnapshotByte = 0.5;
 /** A snapshot is encoded in slices of this much work between event-loop turns, steps of this many records. */
 const snapshotSliceMs = 8;
 const snapshotRecordsPerStep = 1024;
+/**
+ * An entry that ends a session is applied in parts of this many lock releases, one part per
+ * event-loop turn (~4–8 ms of work here): a session holding fewer locks ends in one go.
+ */
+const releasesPerApplyPart = 2048;
 /**
  * Name lookups a restored state machine builds per slice between event-loop turns: ~5 ms of work, so
  * a member that just restarted with a million locks serves while it fills them (~1 s in all).
@@ -215,6 +229,12 @@ export class RaftDriver {
   /** Snapshot bytes the transport staged for the InstallSnapshot being stepped. */
   /** By snapshot index: a later, stale InstallSnapshot must not replace the bytes of one the core adopted. */
   private readonly stagedSnapshots = new Map<number, { readonly term: number; readonly data: Uint8Array }>();
+  /** The entry the state machine is applying in parts, if any (see applyEntries). */
+  private applyingInParts: { readonly entry: LogEntry; readonly command: LockCommand; readonly machine: LockStateMachine } | undefined;
+  /** Committed entries handed over while one is applied in parts, oldest first. */
+  private readonly applyQueue: LogEntry[] = [];
+  /** Waiting for the state machine to be between entries (snapshots). */
+  private readonly applyIdleWaiters: { resolve: () => void; reject: (error: ServiceError) => void }[] = [];
 
   constructor(options: RaftDriverOptions) {
     assert(options.timing.tickIntervalMs > 0, 'tick interval is positive');
@@ -293,6 +313,7 @@ export class RaftDriver {
     clearInterval(this.expiryTimer);
     const shuttingDown = new UnavailableError('this member is shutting down');
     this.failPending(shuttingDown);
+    for (const waiter of this.applyIdleWaiters.splice(0)) waiter.reject(shuttingDown);
   }
 
   step(message: Message): void {
@@ -377,9 +398,22 @@ export class RaftDriver {
    * it was made (ReadIndex, thesis §6.4). Reads in one event-loop turn share one heartbeat round.
    */
   linearizableRead(): Promise<number> {
+    return this.queueRead(true);
+  }
+
+  /**
+   * Resolve once a heartbeat round started after the call confirmed this member still leads: the
+   * first half of linearizableRead(), for what needs no state (a keepalive of a known lease), so it
+   * is not held up behind an entry being applied in parts.
+   */
+  private confirmLeadership(): Promise<number> {
+    return this.queueRead(false);
+  }
+
+  private queueRead(untilApplied: boolean): Promise<number> {
     if (this.softState.role !== 'leader') return Promise.reject(this.notLeaderError());
     return new Promise((resolve, reject) => {
-      this.queuedReads.push({ resolve, reject });
+      this.queuedReads.push({ resolve, reject, untilApplied });
       if (!this.readFlushScheduled) {
         this.readFlushScheduled = true;
         setImmediate(() => this.flushReads());
@@ -397,8 +431,9 @@ export class RaftDriver {
     if (this.softState.role !== 'leader') throw this.notLeaderError();
     if (this.leases.isExpiring(sessionId)) throw new SessionExpiredError(`session ${sessionId} has expired or was closed`);
     const extendedEarly = this.leases.keepalive(sessionId, receivedAtMs);
-    // ReadIndex first: a new leader may not have applied its predecessor's OpenSession yet.
-    await this.linearizableRead();
+    // A lease unknown here may be one a new leader has not applied its predecessor's OpenSession
+    // for yet: ReadIndex and apply first. A known one needs only leadership confirmed after receipt.
+    await (extendedEarly ? this.confirmLeadership() : this.linearizableRead());
     if (!extendedEarly && !this.leases.keepalive(sessionId, receivedAtMs)) throw new SessionExpiredError(`session ${sessionId} has expired or was closed`);
     // Expiry may have been proposed while the read was confirming: never acknowledge after that.
     if (!this.leases.isLive(sessionId)) throw new SessionExpiredError(`session ${sessionId} has expired or was closed`);
@@ -592,7 +627,14 @@ export class RaftDriver {
     this.applyEntries(ready.entriesToApply);
     this.recordReadStates(ready.readStates);
     if (ready.softState) this.changeRole(ready.softState);
+    // The core counts entries handed over as applied; an entry applied in parts finishes later
+    // (applyEntries), and everything here that depends on it waits for this.appliedIndex.
     this.node.advance(ready);
+    this.afterApplying();
+  }
+
+  /** What follows applying: the address book, reads whose index is now applied, a snapshot if due. */
+  private afterApplying(): void {
     this.publishConfig(); // a committed removal takes the member out of the address book
     this.serveAppliedReads();
     this.maybeSnapshot();
@@ -664,6 +706,13 @@ export class RaftDriver {
     await this.compaction?.catch(() => undefined);
     await this.options.storage.installSnapshot(metadata, staged.data);
     this.stateMachine = stateMachine;
+    // The snapshot is of a later index than anything committed here (the core adopts no other), so
+    // it covers an entry being applied in parts and every entry queued behind it.
+    assert(this.applyQueue.every((entry) => entry.index <= metadata.index), 'a leader\'s snapshot covers every entry waiting to apply');
+    assert(this.applyingInParts === undefined || this.applyingInParts.entry.index <= metadata.index, 'a leader\'s snapshot covers the entry being applied');
+    this.applyQueue.length = 0;
+    this.applyingInParts = undefined;
+    for (const waiter of this.applyIdleWaiters.splice(0)) waiter.resolve();
     this.appliedIndex = metadata.index;
     this.appliedConfig = metadata.config;
     this.appliedConfigIndex = metadata.index;
@@ -687,12 +736,14 @@ export class RaftDriver {
     const policy = this.options.snapshotPolicy;
     const enough = (policy.everyEntries > 0 && this.entriesSinceSnapshot >= policy.everyEntries) || (policy.everyBytes > 0 && this.bytesSinceSnapshot >= policy.everyBytes);
     const due = enough && this.bytesSinceSnapshot >= this.lastSnapshotBytes * snapshotLogBytesPerSnapshotByte;
-    if (due && this.compaction === undefined && this.snapshotPins === 0) void this.snapshotNow().catch((error: unknown) => this.options.onFatal(error));
+    if (due && this.compaction === undefined && this.snapshotPins === 0 && this.applyingInParts === undefined) void this.snapshotNow().catch((error: unknown) => this.options.onFatal(error));
   }
 
   /** Snapshot the state machine at the applied index now; resolves once durable. */
   private snapshotNow(): Promise<void> {
     if (this.compaction !== undefined) return this.compaction.then(() => this.snapshotNow());
+    // A snapshot holds the state after a whole entry, so not while one is applied in parts.
+    if (this.applyingInParts !== undefined) return this.betweenEntries().then(() => this.snapshotNow());
     const index = this.appliedIndex;
     const storage = this.options.storage;
     if (index <= storage.snapshotMetadata().index) return Promise.resolve();
@@ -773,10 +824,23 @@ export class RaftDriver {
     }
   }
 
+  /**
+   * Applies committed entries in order. An entry that ends a session holding many locks is applied
+   * in parts, one part of a few milliseconds per event-loop turn (continueApplying): a member that
+   * releases a million locks keeps heartbeating, voting and acknowledging keepalives meanwhile,
+   * instead of going silent for seconds and costing the cluster an election. Entries committed in
+   * the meantime wait in applyQueue; reads and snapshots wait for the applied index as always.
+   */
   private applyEntries(entries: readonly LogEntry[]): void {
+    if (this.applyingInParts !== undefined) {
+      for (const entry of entries) this.applyQueue.push(entry);
+      return;
+    }
     if (entries.length === 0) return;
     const startedMs = this.options.clock.monotonicMs();
-    for (const entry of entries) {
+    for (let position = 0; position < entries.length; position++) {
+      const entry = entries[position];
+      assert(entry !== undefined, 'the entries to apply are dense');
       this.entriesSinceSnapshot += 1;
       this.bytesSinceSnapshot += entrySizeBytes(entry);
       if (entry.kind === 'config') {
@@ -784,26 +848,66 @@ export class RaftDriver {
         continue;
       }
       const command: LockCommand = entry.kind === 'command' ? decodeCommand(entry.data) : { type: 'Noop' };
-      const outcome = this.stateMachine.apply(entry.index, command);
-      this.appliedIndex = entry.index;
-      this.trackLeases(entry.index, command, outcome);
-      const pending = this.pendingProposals.get(entry.index);
-      if (pending) {
-        this.pendingProposals.delete(entry.index);
-        this.options.metrics.commitSeconds.observe((startedMs - pending.proposedAtMs) / 1000);
-        if (pending.term === entry.term && outcome.result !== undefined) pending.resolve(outcome.result);
-        else pending.reject(this.notLeaderError()); // another leader's entry took this index: ours was never committed
+      const outcome = this.stateMachine.apply(entry.index, command, releasesPerApplyPart);
+      if (outcome === undefined) {
+        this.applyingInParts = { entry, command, machine: this.stateMachine };
+        for (const later of entries.slice(position + 1)) this.applyQueue.push(later);
+        this.options.logger.info({ index: entry.index, type: command.type }, 'applying an entry that releases many locks, in parts');
+        setImmediate(() => this.continueApplying());
+        break;
       }
-      for (const listener of this.applyListeners) {
-        // Listeners (waits, watches) are not replicated state: one that fails must not stop the member.
-        try {
-          listener(entry.index, command, outcome);
-        } catch (error) {
-          this.options.logger.error({ index: entry.index, error: error instanceof Error ? error.stack : String(error) }, 'apply listener failed');
-        }
-      }
+      this.finishApplying(entry, command, outcome);
     }
     this.options.metrics.applySeconds.observe((this.options.clock.monotonicMs() - startedMs) / 1000);
+  }
+
+  /** One part of the entry being applied in parts; once it is finished, the entries queued behind it. */
+  private continueApplying(): void {
+    const inParts = this.applyingInParts;
+    // Stopped, or a leader's snapshot replaced the state (and dropped this entry with it).
+    if (inParts === undefined || this.stopped || this.stateMachine !== inParts.machine) return;
+    const outcome = inParts.machine.continueApply(releasesPerApplyPart);
+    if (outcome === undefined) {
+      setImmediate(() => this.continueApplying());
+      return;
+    }
+    this.applyingInParts = undefined;
+    this.finishApplying(inParts.entry, inParts.command, outcome);
+    this.options.logger.info({ index: inParts.entry.index, type: inParts.command.type }, 'applied the entry that released many locks');
+    this.applyEntries(this.applyQueue.splice(0));
+    if (this.applyingInParts === undefined) {
+      for (const waiter of this.applyIdleWaiters.splice(0)) waiter.resolve();
+    }
+    this.afterApplying();
+    this.updateGauges();
+    this.scheduleReady();
+  }
+
+  /** An entry is applied: answer the proposal waiting on it and tell the listeners. */
+  private finishApplying(entry: LogEntry, command: LockCommand, outcome: ApplyOutcome): void {
+    this.appliedIndex = entry.index;
+    this.trackLeases(entry.index, command, outcome);
+    const pending = this.pendingProposals.get(entry.index);
+    if (pending) {
+      this.pendingProposals.delete(entry.index);
+      this.options.metrics.commitSeconds.observe((this.options.clock.monotonicMs() - pending.proposedAtMs) / 1000);
+      if (pending.term === entry.term && outcome.result !== undefined) pending.resolve(outcome.result);
+      else pending.reject(this.notLeaderError()); // another leader's entry took this index: ours was never committed
+    }
+    for (const listener of this.applyListeners) {
+      // Listeners (waits, watches) are not replicated state: one that fails must not stop the member.
+      try {
+        listener(entry.index, command, outcome);
+      } catch (error) {
+        this.options.logger.error({ index: entry.index, error: error instanceof Error ? error.stack : String(error) }, 'apply listener failed');
+      }
+    }
+  }
+
+  /** Resolves once no entry is being applied in parts (the state machine is between entries). */
+  private betweenEntries(): Promise<void> {
+    if (this.applyingInParts === undefined) return Promise.resolve();
+    return new Promise((resolve, reject) => this.applyIdleWaiters.push({ resolve, reject }));
   }
 
   /** A configuration entry is committed: it only moves the state machine's applied index. */
@@ -895,7 +999,12 @@ export class RaftDriver {
   private recordReadStates(readStates: readonly ReadState[]): void {
     for (const readState of readStates) {
       const batch = this.readBatches.get(readState.requestContext);
-      if (batch) batch.index = readState.index;
+      if (!batch) continue;
+      batch.index = readState.index;
+      if (batch.waiters.some((waiter) => !waiter.untilApplied)) {
+        for (const waiter of batch.waiters) if (!waiter.untilApplied) waiter.resolve(readState.index);
+        batch.waiters = batch.waiters.filter((waiter) => waiter.untilApplied);
+      }
     }
   }
 
