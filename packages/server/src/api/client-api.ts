@@ -37,6 +37,7 @@ import {
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from '../raft/ports.js';
 import type { Metrics } from '../runtime/metrics.js';
+import type { LockEvent } from '../lock/lock-events.js';
 import type { RaftDriver } from '../runtime/raft-driver.js';
 import type { Clock } from '../runtime/system-clock.js';
 import { rolePermits, type ClientRole, type ClientTokens } from './client-tokens.js';
@@ -392,7 +393,13 @@ function toBytes(data: RawData): Uint8Array {
   return data;
 }
 
-function toWatchEvent(event: { index: number; type: WatchEvent['type']; kind: WatchEvent['kind']; name: string; sessionId: string; token?: number; value?: string; metadata?: string }): WatchEvent {
+/**
+ * What a watcher sees of a state machine event: everything but the waiter's request id (another
+ * client's). Most events carry none (every release), and those are passed on as they are: ending a
+ * session with a million locks publishes a million events, and copying each would cost a second.
+ */
+function toWatchEvent(event: LockEvent): WatchEvent {
+  if (event.requestId === undefined) return event;
   return {
     index: event.index,
     type: event.type,

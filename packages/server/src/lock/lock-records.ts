@@ -23,6 +23,12 @@ export class SessionRecord {
   heldHead: LockRecord | null = null;
   heldTail: LockRecord | null = null;
   heldCount = 0;
+  /**
+   * The held list is in grant order (always true for lists built by grants; a restored list is in
+   * name order until it empties). Kept by linkHeld/unlinkHeld, so ending a session can release in
+   * list order without sorting a million records first.
+   */
+  heldInGrantOrder = true;
   /** Records whose queue holds this session; iteration order is not relied on (see endSession). */
   readonly waits = new Set<LockRecord>();
   /** Position in the sessions section of the latest snapshot walk that wrote it (-1: none yet); a walk checks it against its own list. */
@@ -107,6 +113,7 @@ export function linkHeld(record: LockRecord): void {
   } else {
     tail.heldNext = record;
     record.heldPrevious = tail;
+    if (compareGrantOrder(tail, record) > 0) session.heldInGrantOrder = false;
   }
   session.heldTail = record;
   session.heldCount++;
@@ -132,6 +139,7 @@ export function unlinkHeld(record: LockRecord): void {
   record.heldNext = null;
   session.heldCount--;
   assert(session.heldCount >= 0, 'a held count never goes below zero');
+  if (session.heldCount === 0) session.heldInGrantOrder = true;
 }
 
 /** The session's held locks in grant order: (token, grantSub). O(n) in the usual (sorted) case. */
@@ -150,7 +158,7 @@ export function heldInGrantOrder(session: SessionRecord): LockRecord[] {
   return held;
 }
 
-function compareGrantOrder(left: LockRecord, right: LockRecord): number {
+export function compareGrantOrder(left: LockRecord, right: LockRecord): number {
   return left.token - right.token || left.grantSub - right.grantSub;
 }
 

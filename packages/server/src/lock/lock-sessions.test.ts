@@ -3,6 +3,8 @@
 
 import { describe, expect, test } from 'vitest';
 import { codeOf, LockHarness, tokenOf, valueOf } from './lock-harness.js';
+import { defaultLockLimits } from './lock-commands.js';
+import { LockStateMachine } from './lock-state-machine.js';
 import { withFingerprint } from './request-fingerprint.js';
 
 describe('opening sessions', () => {
@@ -235,6 +237,20 @@ describe('ending a session that holds many locks, in parts', () => {
     // The hand-overs went to the first waiters, with the ending entry's index as their token.
     expect(inParts.machine.getLock('lock', 'lock-3')).toMatchObject({ holder: { token: index } });
     if (type === 'CloseSession') expect(inParts.machine.dedupeLookup('close-alice')).toEqual(whole.result);
+  });
+
+  test('a restored session, whose held list is in name order, ends in parts in grant order, as the original does', () => {
+    const [original, , alice] = twins(100);
+    const restored = LockStateMachine.restore(original.machine.serialize(), defaultLockLimits);
+    restored.checkInvariants();
+    const whole = original.expire(alice);
+    let outcome = restored.apply(whole.index, { type: 'ExpireSession', sessionId: alice, leaderTimeMs: original.leaderTimeMs }, 16);
+    while (outcome === undefined) outcome = restored.continueApply(16);
+    expect(outcome).toEqual({ result: whole.result, events: whole.events });
+    // Grant order, not name order: lock-0, lock-1, lock-2 ... rather than lock-0, lock-1, lock-10 ...
+    expect(outcome.events.filter((event) => event.type === 'expired' && event.requestId === undefined).slice(0, 12).map((event) => event.name)).toEqual(Array.from({ length: 12 }, (_, position) => `lock-${position}`));
+    expect(restored.serialize()).toEqual(original.machine.serialize());
+    restored.checkInvariants();
   });
 
   test('a session with no more locks than one part ends in the one apply() call', () => {

@@ -42,7 +42,7 @@ import {
   type ProclaimValue,
   type ReleaseValue,
 } from './lock-results.js';
-import { heldInGrantOrder, linkHeld, newLockRecord, SessionRecord, unlinkHeld, waiterCountOf, waitsInQueueOrder, type LockRecord, type LockWaiter } from './lock-records.js';
+import { compareGrantOrder, heldInGrantOrder, linkHeld, newLockRecord, SessionRecord, unlinkHeld, waiterCountOf, waitsInQueueOrder, type LockRecord, type LockWaiter } from './lock-records.js';
 import { plainSnapshotFormat, type LockRecordSnapshot, type LockSnapshot, type SessionSnapshot } from './lock-snapshot.js';
 import { defaultRecordsPerPart, LockSnapshotCursor } from './lock-snapshot-cursor.js';
 import { LockSnapshotLoader, type RestoredLockState } from './lock-snapshot-loader.js';
@@ -77,9 +77,13 @@ interface SessionEnding {
   readonly index: number;
   readonly session: SessionRecord;
   readonly eventType: 'released' | 'expired';
-  readonly held: readonly LockRecord[];
-  /** held[0 .. released) are released. */
+  /** The session's locks sorted in grant order; null when its held list already is (then it is walked from the head). */
+  readonly sorted: readonly LockRecord[] | null;
+  /** Locks released so far (sorted[0 .. released) when sorted). */
   released: number;
+  /** Grant position (token, grantSub) of the last lock released, to assert that releases go in grant order. */
+  lastToken: number;
+  lastGrantSub: number;
   readonly events: LockEvent[];
   /** The command's own result, set by settle() once the command returns (before any release). */
   result: CommandResult | undefined;
@@ -167,15 +171,21 @@ export class LockStateMachine {
     const ending = this.ending;
     assert(ending !== null, 'continueApply() continues an unfinished entry');
     assert(maxReleases >= 1, 'a part releases at least one lock');
-    const { held, index, eventType, events } = ending;
-    const stop = Math.min(held.length, ending.released + maxReleases);
-    for (; ending.released < stop; ending.released++) {
-      const record = held[ending.released];
-      assert(record !== undefined && record.holder === ending.session, 'a session holds the locks of its held list');
+    const { session, sorted, index, eventType, events } = ending;
+    for (let count = 0; count < maxReleases; count++) {
+      const record = sorted === null ? session.heldHead : sorted[ending.released];
+      if (record === null || record === undefined) break;
+      assert(record.holder === session, 'a session holds the locks of its held list');
+      assert(ending.lastToken < record.token || (ending.lastToken === record.token && ending.lastGrantSub < record.grantSub), 'a session releases its locks in grant order');
+      // Read before the release: a lock handed on gets the new holder's grant position.
+      ending.lastToken = record.token;
+      ending.lastGrantSub = record.grantSub;
       this.releaseHolder(index, record, eventType, events);
+      ending.released++;
     }
-    if (ending.released < held.length) return undefined;
-    const { session, result, remember } = ending;
+    if (session.heldCount > 0) return undefined;
+    assert(sorted === null || ending.released === sorted.length, 'every sorted lock was released');
+    const { result, remember } = ending;
     assert(result !== undefined, 'the ending command has its result before its locks are released');
     assert(session.heldCount === 0, 'an ended session holds nothing');
     this.sessions.delete(session.sessionId);
@@ -301,7 +311,10 @@ export class LockStateMachine {
     }
     session.waits.clear();
     const eventType = end === 'expired' ? 'expired' : 'released';
-    this.ending = { index, session, eventType, held: heldInGrantOrder(session), released: 0, events, result: undefined, remember: undefined };
+    // A list built by grants is in grant order already: walking it costs nothing up front, where
+    // collecting and sorting a million records would stall the member before the first part.
+    const sorted = session.heldInGrantOrder ? null : heldInGrantOrder(session);
+    this.ending = { index, session, eventType, sorted, released: 0, lastToken: 0, lastGrantSub: -1, events, result: undefined, remember: undefined };
   }
 
   // ---- acquire, cancel, release --------------------------------------------------------------
@@ -691,6 +704,11 @@ export class LockStateMachine {
         previous = record;
       }
       assert(session.heldTail === previous, 'the held list ends at its tail');
+      if (session.heldInGrantOrder) {
+        for (let record = session.heldHead; record !== null && record.heldNext !== null; record = record.heldNext) {
+          assert(compareGrantOrder(record, record.heldNext) < 0, 'a held list marked in grant order is');
+        }
+      }
       assert(heldInGrantOrder(session).length === session.heldCount, 'the held count is the held list length');
       for (const record of session.waits) {
         assert(this.tables[record.kind].get(record.name) === record, 'a session waits on live records');

@@ -593,8 +593,8 @@ describe('an entry that releases many locks', () => {
     ]);
     const machine = leader.driver.stateMachine;
     expect(machine.getSession(big)).toBeUndefined();
-    expect(machine.getLock('lock', lastName)?.holder.sessionId).toBe(other);
-    expect(machine.getLock('lock', 'fresh')?.holder.sessionId).toBe(other);
+    expect(machine.getLock('lock', lastName)?.holder?.sessionId).toBe(other);
+    expect(machine.getLock('lock', 'fresh')?.holder?.sessionId).toBe(other);
     expect(machine.stats().locksHeld).toBe(2);
     expect(leader.driver.lastAppliedIndex()).toBe(leader.driver.status().commitIndex);
     machine.checkInvariants();
