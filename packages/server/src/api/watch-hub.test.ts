@@ -192,3 +192,23 @@ describe('a snapshot installed under the watches', () => {
     expect(hub.subscribe(recorder('w3').subscriber, 50)).toBe('resumed');
   });
 });
+
+describe('an entry with more events than the history holds', () => {
+  test('keeps its last events: a resume from before the entry gets a snapshot, a live watch still gets every event', async () => {
+    const hub = new WatchHub(3, 0);
+    const live = recorder('live');
+    hub.subscribe(live.subscriber, undefined);
+    hub.publish([event(1, 'a')]);
+    const many = Array.from({ length: 5 }, (_, position) => event(2, `big/${position}`, 'released'));
+    hub.publish(many);
+    hub.publish([event(3, 'b')]);
+    await nextTurn();
+    expect(live.events()).toEqual([event(1, 'a'), ...many, event(3, 'b')]);
+    // Resuming from index 1 would need every event of entry 2; the history lost its first ones.
+    expect(hub.subscribe(recorder('late').subscriber, 1)).toBe('snapshot');
+    const resumed = recorder('resumed');
+    expect(hub.subscribe(resumed.subscriber, 2)).toBe('resumed');
+    await nextTurn();
+    expect(resumed.events()).toEqual([event(3, 'b')]);
+  });
+});

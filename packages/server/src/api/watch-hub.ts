@@ -41,14 +41,29 @@ export class WatchHub {
 
   /** Record events of one applied entry and fan them out. */
   publish(events: readonly WatchEvent[]): void {
+    let previousIndex = this.history.length === this.historyStart ? 0 : (this.history.at(-1)?.index ?? 0);
     for (const event of events) {
-      assert(this.history.length === this.historyStart || event.index >= (this.history.at(-1)?.index ?? 0), 'events arrive in log order');
-      this.history.push(event);
-      for (const subscriber of this.subscribers.values()) {
-        // A client resuming from an index this member has not applied yet must not see it twice.
-        if (event.index > subscriber.seenThroughIndex && matches(subscriber, event)) this.enqueue(subscriber.watchId, event);
+      assert(event.index >= previousIndex, 'events arrive in log order');
+      previousIndex = event.index;
+    }
+    if (this.subscribers.size > 0) {
+      for (const event of events) {
+        for (const subscriber of this.subscribers.values()) {
+          // A client resuming from an index this member has not applied yet must not see it twice.
+          if (event.index > subscriber.seenThroughIndex && matches(subscriber, event)) this.enqueue(subscriber.watchId, event);
+        }
       }
     }
+    // One entry with more events than the history holds (a session ending with a million locks)
+    // would push them all only to evict them: keep its last maxHistoryEvents, the rest are evicted.
+    const skipped = Math.max(0, events.length - this.maxHistoryEvents);
+    const lastSkipped = events[skipped - 1];
+    if (lastSkipped !== undefined) {
+      this.history = [];
+      this.historyStart = 0;
+      this.evictedThroughIndex = lastSkipped.index;
+    }
+    for (let position = skipped; position < events.length; position++) this.history.push(events[position] as WatchEvent);
     // Evict by moving the start, not by Array.shift(): a full history would otherwise pay O(history)
     // for every event published. The dead prefix is dropped once it is as long as the history itself.
     while (this.history.length - this.historyStart > this.maxHistoryEvents) {
