@@ -1,12 +1,13 @@
 // `pnpm bench`: a local three-member cluster of real raftlockd processes (fsync on), driven through
 // the SDK. Scenarios (issue 8): single, uncontended, contended, failover, graceful, saturated,
-// compaction, scale. Prints a table and writes JSON to bench/results/. Not part of `pnpm test`:
-// numbers, not assertions.
+// compaction, scale, session-end. Prints a table and writes JSON to bench/results/. Not part of
+// `pnpm test`: numbers, not assertions.
 //
-//   pnpm bench                                          every scenario but compaction and scale
+//   pnpm bench                                          every scenario but compaction, scale and session-end
 //   pnpm bench --scenarios single,contended --seconds 5
 //   pnpm bench --scenarios failover --timings 100/1000,50/300
 //   pnpm bench --scenarios scale --scale 1000,10000,100000,1000000
+//   pnpm bench --scenarios session-end --session-end-locks 200000,1000000
 //   pnpm bench --scenarios uncontended --cpu-prof /tmp/profiles   (members write .cpuprofile files)
 
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -33,6 +34,7 @@ interface Options {
   readonly saturatedSeconds: number;
   readonly saturatedTiming: Timing;
   readonly scaleCounts: readonly number[];
+  readonly sessionEndCounts: readonly number[];
   readonly cpuProfileDir: string | undefined;
 }
 
@@ -341,6 +343,67 @@ async function scale(cluster: LocalCluster, options: Options): Promise<ScenarioR
   return results;
 }
 
+/**
+ * One session holds `count` locks and closes, while another client cycles a lock of its own: how
+ * long the close takes to be answered, the slowest cycle of that client (its entries wait behind
+ * the close), and whether any member saw a leader change (the members must keep heartbeating
+ * while they release the locks). Run at the saturated timing (50/300 by default), the strictest.
+ */
+async function sessionEnd(cluster: LocalCluster, count: number, options: Options): Promise<ScenarioResult> {
+  const client = await connect({ endpoints: cluster.members.map((member) => member.address) });
+  const probeClient = await connect({ endpoints: cluster.members.map((member) => member.address) });
+  try {
+    const holder = await client.session({ ttlMs: 300_000, name: 'holder' });
+    let next = 0;
+    const fillStartedMs = performance.now();
+    await Promise.all(
+      Array.from({ length: 256 }, async () => {
+        while (next < count) {
+          const position = next++;
+          if ((await holder.tryLock(`bench/session-end/${position}`)) === null) throw new Error(`bench/session-end/${position} was already held`);
+        }
+      }),
+    );
+    const fillSeconds = (performance.now() - fillStartedMs) / 1000;
+    console.error(`  one session holds ${count} locks (filled in ${round(fillSeconds)} s)`);
+    const probe = await probeClient.session({ ttlMs: 10_000, name: 'probe' });
+    const changesBefore = await Promise.all(cluster.members.map((member) => metricOf(member.address, 'raftlock_leader_changes_total')));
+    let probing = true;
+    const probeMs: number[] = [];
+    const probeLoop = (async () => {
+      while (probing) {
+        const startedMs = performance.now();
+        await (await probe.lock('bench/session-end-probe', { timeoutMs: 60_000 })).release();
+        probeMs.push(performance.now() - startedMs);
+        await sleep(5);
+      }
+    })();
+    await sleep(1000);
+    const meter = cpuMeter(cluster);
+    const closeStartedMs = performance.now();
+    await holder.close();
+    const closeSeconds = round((performance.now() - closeStartedMs) / 1000);
+    await sleep(2000);
+    probing = false;
+    await probeLoop;
+    const changesAfter = await Promise.all(cluster.members.map((member) => metricOf(member.address, 'raftlock_leader_changes_total')));
+    const leaderChanges = Math.max(...changesAfter.map((changes, position) => changes - (changesBefore[position] ?? 0)));
+    const timing = options.saturatedTiming;
+    return {
+      scenario: `session end (${count} locks, ${timing.heartbeatMs}/${timing.electionTimeoutMs})`,
+      operations: count,
+      closeSeconds,
+      probeCycleMs: percentiles(probeMs),
+      latencyMs: percentiles(probeMs),
+      leaderChanges,
+      ...meter(),
+      notes: `close answered after ${closeSeconds} s; another client's lock cycles around it: slowest ${round(Math.max(...probeMs))} ms of ${probeMs.length}; leader changes seen by any member: ${leaderChanges}`,
+    };
+  } finally {
+    await Promise.allSettled([client.close(), probeClient.close()]);
+  }
+}
+
 /** A backup makes the leader snapshot everything applied; its duration comes from the leader's own histogram. */
 async function forcedSnapshot(cluster: LocalCluster, path: string): Promise<{ seconds: number; megabytes: number; backupSeconds: number }> {
   const leader = await cluster.leader();
@@ -462,6 +525,7 @@ async function main(): Promise<void> {
       'warm-up-seconds': { type: 'string', default: '2' },
       'failover-rounds': { type: 'string', default: '10' },
       scale: { type: 'string', default: '1000,10000,100000,1000000' },
+      'session-end-locks': { type: 'string', default: '200000,1000000' },
       timing: { type: 'string', default: '100/1000' },
       timings: { type: 'string', default: '100/1000,50/300' },
       'saturated-seconds': { type: 'string', default: '60' },
@@ -478,6 +542,7 @@ async function main(): Promise<void> {
     saturatedSeconds: Number(values['saturated-seconds']),
     saturatedTiming: parseTiming(String(values['saturated-timing'])),
     scaleCounts: String(values.scale).split(',').map(Number),
+    sessionEndCounts: String(values['session-end-locks']).split(',').map(Number),
     cpuProfileDir: values['cpu-prof'],
   };
   const scenarios = String(values.scenarios).split(',');
@@ -528,6 +593,9 @@ async function main(): Promise<void> {
         break;
       case 'scale':
         await withCluster(options.timing, (cluster) => scale(cluster, options));
+        break;
+      case 'session-end':
+        for (const count of options.sessionEndCounts) await withCluster(options.saturatedTiming, (cluster) => sessionEnd(cluster, count, options));
         break;
       default:
         throw new Error(`unknown scenario ${scenario}`);
