@@ -600,4 +600,37 @@ describe('an entry that releases many locks', () => {
     machine.checkInvariants();
     expect(leader.fatalErrors).toEqual([]);
   });
+
+  test('entries committed together that take long to apply are applied over several event-loop turns, in order, about 10 ms of them per turn', async () => {
+    const leader = harness({ voters: threeVoters });
+    await startLeader(leader);
+    const holder = await open(leader, 60_000);
+    let turn = 0;
+    let probing = true;
+    const probe = () => {
+      if (!probing) return;
+      turn++;
+      setImmediate(probe);
+    };
+    const applied: { index: number; turn: number }[] = [];
+    leader.driver.onApply((index) => {
+      applied.push({ index, turn });
+      vi.setSystemTime(Date.now() + 4); // each entry "costs" 4 ms of the member's time
+    });
+    leader.peers.hold('appends');
+    const acquires = Array.from({ length: 12 }, (_, position) => leader.driver.propose(acquire(holder, `slow-${position}`, `slow-${position}`)));
+    await advance(5);
+    expect(applied).toEqual([]);
+    setImmediate(probe);
+    leader.peers.release('appends'); // all twelve commit at once
+    await settle(Promise.all(acquires), 1_000);
+    probing = false;
+    expect(applied.map((entry) => entry.index)).toEqual([...applied.map((entry) => entry.index)].sort((left, right) => left - right));
+    const perTurn = new Map<number, number>();
+    for (const entry of applied) perTurn.set(entry.turn, (perTurn.get(entry.turn) ?? 0) + 1);
+    expect(Math.max(...perTurn.values())).toBe(3);
+    expect(perTurn.size).toBeGreaterThanOrEqual(4);
+    expect(leader.driver.stateMachine.stats().locksHeld).toBe(12);
+    expect(leader.fatalErrors).toEqual([]);
+  });
 });

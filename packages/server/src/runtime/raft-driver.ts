@@ -161,9 +161,11 @@ const snapshotSliceMs = 8;
 const snapshotRecordsPerStep = 1024;
 /**
  * An entry that ends a session is applied in parts of this many lock releases, one part per
- * event-loop turn (~4–8 ms of work here): a session holding fewer locks ends in one go.
+ * event-loop turn (~3–8 ms of work here): a session holding fewer locks ends in one go.
  */
 const releasesPerApplyPart = 2048;
+/** Entries are applied for at most about this long per event-loop turn; the rest waits for the next turn. */
+const applySliceMs = 10;
 /**
  * Name lookups a restored state machine builds per slice between event-loop turns: ~5 ms of work, so
  * a member that just restarted with a million locks serves while it fills them (~1 s in all).
@@ -229,10 +231,13 @@ export class RaftDriver {
   /** Snapshot bytes the transport staged for the InstallSnapshot being stepped. */
   /** By snapshot index: a later, stale InstallSnapshot must not replace the bytes of one the core adopted. */
   private readonly stagedSnapshots = new Map<number, { readonly term: number; readonly data: Uint8Array }>();
-  /** The entry the state machine is applying in parts, if any (see applyEntries). */
+  /** The entry the state machine is applying in parts, if any (see applyQueued). */
   private applyingInParts: { readonly entry: LogEntry; readonly command: LockCommand; readonly machine: LockStateMachine } | undefined;
-  /** Committed entries handed over while one is applied in parts, oldest first. */
+  /** Committed entries handed over and not applied yet: applyQueue[applyQueueHead..], oldest first. */
   private readonly applyQueue: LogEntry[] = [];
+  private applyQueueHead = 0;
+  /** applyQueued() resumes on the next turn; entries handed over meanwhile only join the queue. */
+  private applyResumeScheduled = false;
   /** Waiting for the state machine to be between entries (snapshots). */
   private readonly applyIdleWaiters: { resolve: () => void; reject: (error: ServiceError) => void }[] = [];
 
@@ -711,6 +716,7 @@ export class RaftDriver {
     assert(this.applyQueue.every((entry) => entry.index <= metadata.index), 'a leader\'s snapshot covers every entry waiting to apply');
     assert(this.applyingInParts === undefined || this.applyingInParts.entry.index <= metadata.index, 'a leader\'s snapshot covers the entry being applied');
     this.applyQueue.length = 0;
+    this.applyQueueHead = 0;
     this.applyingInParts = undefined;
     for (const waiter of this.applyIdleWaiters.splice(0)) waiter.resolve();
     this.appliedIndex = metadata.index;
@@ -825,22 +831,40 @@ export class RaftDriver {
   }
 
   /**
-   * Applies committed entries in order. An entry that ends a session holding many locks is applied
-   * in parts, one part of a few milliseconds per event-loop turn (continueApplying): a member that
-   * releases a million locks keeps heartbeating, voting and acknowledging keepalives meanwhile,
-   * instead of going silent for seconds and costing the cluster an election. Entries committed in
-   * the meantime wait in applyQueue; reads and snapshots wait for the applied index as always.
+   * Applies committed entries in order, a bounded amount of work per event-loop turn (applyQueued):
+   * a member that releases a million locks, or applies a burst of expiries that release them
+   * together, keeps heartbeating, voting and acknowledging keepalives meanwhile, instead of going
+   * silent for seconds and costing the cluster an election. What does not fit in a turn waits in
+   * applyQueue, in order; reads and snapshots wait for the applied index as always.
    */
   private applyEntries(entries: readonly LogEntry[]): void {
-    if (this.applyingInParts !== undefined) {
-      for (const entry of entries) this.applyQueue.push(entry);
-      return;
-    }
-    if (entries.length === 0) return;
-    const startedMs = this.options.clock.monotonicMs();
-    for (let position = 0; position < entries.length; position++) {
-      const entry = entries[position];
-      assert(entry !== undefined, 'the entries to apply are dense');
+    for (const entry of entries) this.applyQueue.push(entry);
+    if (!this.applyResumeScheduled) this.applyQueued();
+  }
+
+  /**
+   * Applies queued entries until none is left or this turn's share is spent: entries for up to
+   * applySliceMs, and of an entry that ends a session holding many locks (applied in parts by the
+   * state machine) one part per turn. The rest resumes on the next turn.
+   */
+  private applyQueued(): void {
+    const clock = this.options.clock;
+    const startedMs = clock.monotonicMs();
+    for (let partDone = false; !partDone && clock.monotonicMs() - startedMs < applySliceMs; ) {
+      const inParts = this.applyingInParts;
+      if (inParts !== undefined) {
+        partDone = true;
+        const outcome = inParts.machine.continueApply(releasesPerApplyPart);
+        if (outcome === undefined) break;
+        this.applyingInParts = undefined;
+        this.finishApplying(inParts.entry, inParts.command, outcome);
+        this.options.logger.info({ index: inParts.entry.index, type: inParts.command.type }, 'applied the entry that released many locks');
+        for (const waiter of this.applyIdleWaiters.splice(0)) waiter.resolve();
+        continue;
+      }
+      const entry = this.applyQueue[this.applyQueueHead];
+      if (entry === undefined) break;
+      this.applyQueueHead++;
       this.entriesSinceSnapshot += 1;
       this.bytesSinceSnapshot += entrySizeBytes(entry);
       if (entry.kind === 'config') {
@@ -850,37 +874,28 @@ export class RaftDriver {
       const command: LockCommand = entry.kind === 'command' ? decodeCommand(entry.data) : { type: 'Noop' };
       const outcome = this.stateMachine.apply(entry.index, command, releasesPerApplyPart);
       if (outcome === undefined) {
+        partDone = true;
         this.applyingInParts = { entry, command, machine: this.stateMachine };
-        for (const later of entries.slice(position + 1)) this.applyQueue.push(later);
         this.options.logger.info({ index: entry.index, type: command.type }, 'applying an entry that releases many locks, in parts');
-        setImmediate(() => this.continueApplying());
-        break;
+        continue;
       }
       this.finishApplying(entry, command, outcome);
     }
-    this.options.metrics.applySeconds.observe((this.options.clock.monotonicMs() - startedMs) / 1000);
-  }
-
-  /** One part of the entry being applied in parts; once it is finished, the entries queued behind it. */
-  private continueApplying(): void {
-    const inParts = this.applyingInParts;
-    // Stopped, or a leader's snapshot replaced the state (and dropped this entry with it).
-    if (inParts === undefined || this.stopped || this.stateMachine !== inParts.machine) return;
-    const outcome = inParts.machine.continueApply(releasesPerApplyPart);
-    if (outcome === undefined) {
-      setImmediate(() => this.continueApplying());
-      return;
+    if (this.applyQueueHead === this.applyQueue.length) {
+      this.applyQueue.length = 0;
+      this.applyQueueHead = 0;
     }
-    this.applyingInParts = undefined;
-    this.finishApplying(inParts.entry, inParts.command, outcome);
-    this.options.logger.info({ index: inParts.entry.index, type: inParts.command.type }, 'applied the entry that released many locks');
-    this.applyEntries(this.applyQueue.splice(0));
-    if (this.applyingInParts === undefined) {
-      for (const waiter of this.applyIdleWaiters.splice(0)) waiter.resolve();
-    }
-    this.afterApplying();
-    this.updateGauges();
-    this.scheduleReady();
+    this.options.metrics.applySeconds.observe((clock.monotonicMs() - startedMs) / 1000);
+    if (this.applyingInParts === undefined && this.applyQueue.length === 0) return;
+    this.applyResumeScheduled = true;
+    setImmediate(() => {
+      this.applyResumeScheduled = false;
+      if (this.stopped) return;
+      this.applyQueued();
+      this.afterApplying();
+      this.updateGauges();
+      this.scheduleReady();
+    });
   }
 
   /** An entry is applied: answer the proposal waiting on it and tell the listeners. */
