@@ -8,8 +8,8 @@
 //      (thesis §10.2.1), so a commit costs max(leader fsync, follower round trip + fsync), not both
 //   3. apply committed entries (already on this disk) to the lock state machine, completing the
 //      client requests waiting on them, and serve linearizable reads whose ReadIndex has been applied
-//      (an entry ending a session that holds many locks is applied a slice per event-loop turn, and
-//      the entries behind it wait: the member keeps heartbeating meanwhile)
+//      (about 10 ms of entries per event-loop turn, and an entry ending a session that holds many
+//      locks a part per turn, the entries behind it waiting: the member keeps heartbeating meanwhile)
 //   4. advance, and take the next Ready without waiting for the write
 //   5. when the write lands: persisted(ready), then send the messages that vouch for it (votes,
 //      acknowledgements: never before they are durable)
