@@ -11,6 +11,7 @@ import { LockStateMachine, type CommandResult } from '../lock/lock-state-machine
 import type { HardState, LogEntry } from '../raft/log-entry.js';
 import type { Message } from '../raft/messages.js';
 import { silentLogger } from '../raft/ports.js';
+import { makeConfig } from '../raft/cluster-config.js';
 import { defaultRaftLimits } from '../raft/raft-node.js';
 import { MemoryStorage } from '../testing/memory-storage.js';
 import { SeededRandom } from '../testing/seeded-random.js';
@@ -632,5 +633,53 @@ describe('an entry that releases many locks', () => {
     expect(perTurn.size).toBeGreaterThanOrEqual(4);
     expect(leader.driver.stateMachine.stats().locksHeld).toBe(12);
     expect(leader.fatalErrors).toEqual([]);
+  });
+
+  test('a follower that installs a leader\'s snapshot while it applies an entry in parts drops that entry and those queued behind it, and goes on from the snapshot', async () => {
+    const follower = harness({ voters: threeVoters });
+    follower.driver.start();
+    const term = asTerm(2);
+    let lastIndex = 0;
+    const entryOf = (command: LockCommand): LogEntry => ({ index: asLogIndex(++lastIndex), term, kind: 'command', data: encodeCommand(command) });
+    const entries = [entryOf(openSession(60_000, 'open-big'))];
+    const big = String(lastIndex);
+    for (let position = 0; position < 10 * 2048; position++) entries.push(entryOf(acquire(big, `held-${position}`, `fill-${position}`)));
+    entries.push(entryOf({ type: 'CloseSession', requestId: 'close-big', sessionId: big }));
+    entries.push(entryOf(openSession(60_000, 'open-after-close')));
+    follower.driver.step({ type: 'AppendEntries', from: n2, to: n1, term, prevLogIndex: asLogIndex(0), prevLogTerm: asTerm(0), entries, leaderCommit: asLogIndex(lastIndex) });
+
+    // The leader's snapshot is of a later index: a state with one session of its own.
+    const snapshotIndex = asLogIndex(lastIndex + 10);
+    const replacement = new LockStateMachine(defaultLockLimits);
+    replacement.apply(snapshotIndex, openSession(60_000, 'in-the-snapshot'));
+    const config = makeConfig(threeVoters.map((id) => ({ id, address: addresses.get(id) ?? '', role: 'voter' as const })));
+    const original = follower.driver.stateMachine;
+    const installedWhile: boolean[] = [];
+    follower.driver.onSnapshotRestored(() => installedWhile.push(original.applyUnfinished()));
+    let sent = false;
+    const probe = () => {
+      if (!sent && original.applyUnfinished()) {
+        sent = true;
+        follower.driver.stepSnapshot({ type: 'InstallSnapshot', from: n2, to: n1, term, snapshot: { index: snapshotIndex, term, config } }, lockSnapshotCodec.encode(replacement));
+        return;
+      }
+      if (!sent) setImmediate(probe);
+    };
+    setImmediate(probe);
+    for (let waitedMs = 0; waitedMs < 2_000 && follower.driver.lastAppliedIndex() < snapshotIndex; waitedMs += 10) await advance(10);
+
+    expect(installedWhile).toEqual([true]);
+    expect(follower.driver.lastAppliedIndex()).toBe(snapshotIndex);
+    const machine = follower.driver.stateMachine;
+    expect(machine).not.toBe(original);
+    expect(machine.applyUnfinished()).toBe(false);
+    expect(machine.listSessions().map((session) => session.sessionId)).toEqual([String(snapshotIndex)]);
+    // It goes on applying the leader's entries after the snapshot.
+    const next: LogEntry = { index: asLogIndex(snapshotIndex + 1), term, kind: 'command', data: encodeCommand(openSession(60_000, 'after-the-snapshot')) };
+    follower.driver.step({ type: 'AppendEntries', from: n2, to: n1, term, prevLogIndex: snapshotIndex, prevLogTerm: term, entries: [next], leaderCommit: next.index });
+    for (let waitedMs = 0; waitedMs < 500 && follower.driver.lastAppliedIndex() < next.index; waitedMs += 10) await advance(10);
+    expect(follower.driver.lastAppliedIndex()).toBe(next.index);
+    expect(machine.listSessions()).toHaveLength(2);
+    expect(follower.fatalErrors).toEqual([]);
   });
 });

@@ -891,10 +891,14 @@ export class RaftDriver {
     setImmediate(() => {
       this.applyResumeScheduled = false;
       if (this.stopped) return;
-      this.applyQueued();
-      this.afterApplying();
-      this.updateGauges();
-      this.scheduleReady();
+      try {
+        this.applyQueued();
+        this.afterApplying();
+        this.updateGauges();
+        this.scheduleReady();
+      } catch (error) {
+        this.options.onFatal(error); // as from the Ready loop: a broken invariant stops the member
+      }
     });
   }
 
