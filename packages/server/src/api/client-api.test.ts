@@ -81,6 +81,11 @@ class InstantDriver {
     return Promise.resolve(this.lastAppliedIndex());
   }
 
+  /** Every entry is applied whole at once here. */
+  readBetweenEntries<Value>(read: () => Value): Promise<Value> {
+    return Promise.resolve(read());
+  }
+
   keepalive(): Promise<{ ttlMs: number }> {
     return Promise.resolve({ ttlMs: 10_000 });
   }

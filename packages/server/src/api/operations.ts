@@ -70,8 +70,7 @@ export class Operations {
         return { closed: true };
       },
       'session.list': async (args) => {
-        const index = await this.read(args.stale);
-        return { sessions: options.driver.stateMachine.listSessions(), index, stale: args.stale === true };
+        return this.read(args.stale, (index) => ({ sessions: options.driver.stateMachine.listSessions(), index, stale: args.stale === true }));
       },
       'lock.acquire': (args, request, context) =>
         this.acquire('lock', request.id, args.sessionId, args.name, args.mode, { metadata: args.metadata ?? '', value: '' }, context),
@@ -88,14 +87,16 @@ export class Operations {
         return { released: value.released === true, previousSessionId: typeof value.previousSessionId === 'string' ? value.previousSessionId : null };
       },
       'lock.get': async (args) => {
-        const index = await this.read(args.stale);
-        const info = options.driver.stateMachine.getLock('lock', args.name);
-        return { lock: info ? toLockInfo(info) : null, index, stale: args.stale === true };
+        return this.read(args.stale, (index) => {
+          const info = options.driver.stateMachine.getLock('lock', args.name);
+          return { lock: info ? toLockInfo(info) : null, index, stale: args.stale === true };
+        });
       },
       'lock.list': async (args) => {
-        const index = await this.read(args.stale);
-        const locks = options.driver.stateMachine.listLocks('lock', args.prefix ?? '', args.limit ?? options.defaultListLimit).map(toLockInfo);
-        return { locks, index, stale: args.stale === true };
+        return this.read(args.stale, (index) => {
+          const locks = options.driver.stateMachine.listLocks('lock', args.prefix ?? '', args.limit ?? options.defaultListLimit).map(toLockInfo);
+          return { locks, index, stale: args.stale === true };
+        });
       },
       'election.campaign': (args, request, context) =>
         this.acquire('election', request.id, args.sessionId, args.name, 'wait', { metadata: '', value: args.value }, context),
@@ -112,11 +113,13 @@ export class Operations {
         return { released: true };
       },
       'election.leader': async (args) => {
-        const index = await this.read(args.stale);
-        const info = options.driver.stateMachine.getLock('election', args.name);
-        return { leader: info?.holder ?? null, index, stale: args.stale === true };
+        return this.read(args.stale, (index) => {
+          const info = options.driver.stateMachine.getLock('election', args.name);
+          return { leader: info?.holder ?? null, index, stale: args.stale === true };
+        });
       },
-      'watch.start': async (args, _request, context) => context.startWatch(args),
+      // Its snapshot of the prefix is the state after a whole entry, at the index it reports.
+      'watch.start': async (args, _request, context) => options.driver.readBetweenEntries(() => context.startWatch(args)),
       'watch.cancel': async (args, _request, context) => ({ cancelled: context.cancelWatch(args.watchId) }),
       'cluster.status': async () => clusterStatusOf(options.driver, options.nodeId, options.address),
       'members.list': async () => {
@@ -155,10 +158,13 @@ export class Operations {
     return value;
   }
 
-  /** Linearizable unless stale: ReadIndex through this member as leader. Returns the index served at. */
-  private async read(stale: boolean | undefined): Promise<number> {
-    if (stale === true) return this.options.driver.lastAppliedIndex();
-    return this.options.driver.linearizableRead();
+  /**
+   * Linearizable unless stale: ReadIndex through this member as leader. `reader` is given the index
+   * served at, and reads the state between entries, never halfway through one applied in parts.
+   */
+  private async read<Value>(stale: boolean | undefined, reader: (index: number) => Value): Promise<Value> {
+    const readIndex = stale === true ? undefined : await this.options.driver.linearizableRead();
+    return this.options.driver.readBetweenEntries(() => reader(readIndex ?? this.options.driver.lastAppliedIndex()));
   }
 
   private acquire(

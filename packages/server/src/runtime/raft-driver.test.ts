@@ -682,4 +682,57 @@ describe('an entry that releases many locks', () => {
     expect(machine.listSessions()).toHaveLength(2);
     expect(follower.fatalErrors).toEqual([]);
   });
+
+  test('while a close is applied in parts, a keepalive of a session whose own close is committed behind it is refused, others are acknowledged, and reads see only whole entries', async () => {
+    const leader = harness({ voters: threeVoters });
+    await startLeader(leader);
+    const big = await open(leader, 60_000);
+    const closing = await open(leader, 60_000);
+    const staying = await open(leader, 60_000);
+    for (let from = 0; from < 8 * 2048; from += 1024) {
+      const batch = Array.from({ length: 1024 }, (_, offset) => leader.driver.propose(acquire(big, `held-${from + offset}`, `fill-${from + offset}`)));
+      await settle(Promise.all(batch), 2_000);
+    }
+    const outcomes: Record<string, { ok: boolean; code?: string; closeUnfinished: boolean }> = {};
+    const note = (what: string) => ({
+      ok: () => (outcomes[what] = { ok: true, closeUnfinished: leader.driver.stateMachine.applyUnfinished() }),
+      failed: (error: { code?: string }) => (outcomes[what] = { ok: false, code: error.code, closeUnfinished: leader.driver.stateMachine.applyUnfinished() }),
+    });
+    let asked = false;
+    let probing = true;
+    let bigSeenByRead: unknown = 'not read';
+    const probe = () => {
+      if (!probing) return;
+      if (!asked && leader.driver.stateMachine.applyUnfinished()) {
+        asked = true;
+        const closingKeepalive = note('closing keepalive');
+        leader.driver.keepalive(closing, Date.now()).then(closingKeepalive.ok, closingKeepalive.failed);
+        const stayingKeepalive = note('staying keepalive');
+        leader.driver.keepalive(staying, Date.now()).then(stayingKeepalive.ok, stayingKeepalive.failed);
+        const read = note('read');
+        leader.driver
+          .readBetweenEntries(() => {
+            bigSeenByRead = leader.driver.stateMachine.getSession(big);
+            return leader.driver.stateMachine.applyUnfinished();
+          })
+          .then(read.ok, read.failed);
+      }
+      setImmediate(probe);
+    };
+    setImmediate(probe);
+    const closes = [
+      leader.driver.propose({ type: 'CloseSession', requestId: 'close-big', sessionId: big }),
+      leader.driver.propose({ type: 'CloseSession', requestId: 'close-closing', sessionId: closing }),
+    ];
+    await settle(Promise.all(closes), 1_000);
+    await advance(20);
+    probing = false;
+    expect(outcomes).toEqual({
+      'closing keepalive': { ok: false, code: 'SESSION_EXPIRED', closeUnfinished: true },
+      'staying keepalive': { ok: true, closeUnfinished: true },
+      read: { ok: true, closeUnfinished: false },
+    });
+    expect(bigSeenByRead).toBeUndefined();
+    expect(leader.fatalErrors).toEqual([]);
+  });
 });

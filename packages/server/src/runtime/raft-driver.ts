@@ -238,6 +238,15 @@ export class RaftDriver {
   private applyQueueHead = 0;
   /** applyQueued() resumes on the next turn; entries handed over meanwhile only join the queue. */
   private applyResumeScheduled = false;
+  /** The last committed entry handed over to be applied (applied, or in applyQueue). */
+  private handedOverIndex: LogIndex;
+  /**
+   * Session ends (CloseSession, ExpireSession) committed but not applied yet, by entry index: a
+   * keepalive confirmed without waiting for apply must not be acknowledged for such a session.
+   * Only entries left for a later turn are decoded for it (applyQueueNoted marks how far).
+   */
+  private readonly queuedSessionEnds = new Map<number, string>();
+  private applyQueueNoted = 0;
   /** Waiting for the state machine to be between entries (snapshots). */
   private readonly applyIdleWaiters: { resolve: () => void; reject: (error: ServiceError) => void }[] = [];
 
@@ -261,6 +270,7 @@ export class RaftDriver {
     });
     this.softState = this.node.softState();
     this.appliedIndex = asLogIndex(this.stateMachine.lastAppliedIndex());
+    this.handedOverIndex = this.appliedIndex;
     const snapshot = options.storage.snapshotMetadata();
     assert(this.appliedIndex === snapshot.index, 'the state machine starts at the snapshot');
     // As of the snapshot: the entries after it re-apply their own changes (a joining member has none).
@@ -439,6 +449,9 @@ export class RaftDriver {
     // A lease unknown here may be one a new leader has not applied its predecessor's OpenSession
     // for yet: ReadIndex and apply first. A known one needs only leadership confirmed after receipt.
     await (extendedEarly ? this.confirmLeadership() : this.linearizableRead());
+    if (this.softState.role !== 'leader') throw this.notLeaderError();
+    // Confirmed without waiting for apply: a committed end of this session may still be queued.
+    if (this.sessionEndQueued(sessionId)) throw new SessionExpiredError(`session ${sessionId} has expired or was closed`);
     if (!extendedEarly && !this.leases.keepalive(sessionId, receivedAtMs)) throw new SessionExpiredError(`session ${sessionId} has expired or was closed`);
     // Expiry may have been proposed while the read was confirming: never acknowledge after that.
     if (!this.leases.isLive(sessionId)) throw new SessionExpiredError(`session ${sessionId} has expired or was closed`);
@@ -708,18 +721,21 @@ export class RaftDriver {
     const stateMachine = this.options.codec.decode(staged.data);
     assert(stateMachine.lastAppliedIndex() === metadata.index, 'a snapshot holds the state at its own index');
     this.snapshotAbandoned = true; // a snapshot of our own being encoded would describe the old state
-    await this.compaction?.catch(() => undefined);
-    await this.options.storage.installSnapshot(metadata, staged.data);
-    this.stateMachine = stateMachine;
     // The snapshot is of a later index than anything committed here (the core adopts no other), so
-    // it covers an entry being applied in parts and every entry queued behind it.
+    // it covers an entry being applied in parts and every entry queued behind it: stop applying them.
     assert(this.applyQueue.every((entry) => entry.index <= metadata.index), 'a leader\'s snapshot covers every entry waiting to apply');
     assert(this.applyingInParts === undefined || this.applyingInParts.entry.index <= metadata.index, 'a leader\'s snapshot covers the entry being applied');
     this.applyQueue.length = 0;
     this.applyQueueHead = 0;
+    this.applyQueueNoted = 0;
+    this.queuedSessionEnds.clear();
+    await this.compaction?.catch(() => undefined);
+    await this.options.storage.installSnapshot(metadata, staged.data);
+    this.stateMachine = stateMachine;
     this.applyingInParts = undefined;
     for (const waiter of this.applyIdleWaiters.splice(0)) waiter.resolve();
     this.appliedIndex = metadata.index;
+    this.handedOverIndex = metadata.index;
     this.appliedConfig = metadata.config;
     this.appliedConfigIndex = metadata.index;
     this.entriesSinceSnapshot = 0;
@@ -838,8 +854,29 @@ export class RaftDriver {
    * applyQueue, in order; reads and snapshots wait for the applied index as always.
    */
   private applyEntries(entries: readonly LogEntry[]): void {
+    if (entries.length === 0 && this.applyQueue.length === 0 && this.applyingInParts === undefined) return;
     for (const entry of entries) this.applyQueue.push(entry);
-    if (!this.applyResumeScheduled) this.applyQueued();
+    const last = entries.at(-1);
+    if (last !== undefined) this.handedOverIndex = last.index;
+    if (this.applyResumeScheduled) this.noteQueuedSessionEnds();
+    else this.applyQueued();
+  }
+
+  /** Decodes the queued entries not looked at yet and notes the sessions they end (see queuedSessionEnds). */
+  private noteQueuedSessionEnds(): void {
+    for (let position = Math.max(this.applyQueueNoted, this.applyQueueHead); position < this.applyQueue.length; position++) {
+      const entry = this.applyQueue[position];
+      if (entry?.kind !== 'command') continue;
+      const command = decodeCommand(entry.data);
+      if (command.type === 'CloseSession' || command.type === 'ExpireSession') this.queuedSessionEnds.set(entry.index, command.sessionId);
+    }
+    this.applyQueueNoted = this.applyQueue.length;
+  }
+
+  /** A session end is committed and not yet (wholly) applied. */
+  private sessionEndQueued(sessionId: string): boolean {
+    for (const ending of this.queuedSessionEnds.values()) if (ending === sessionId) return true;
+    return false;
   }
 
   /**
@@ -876,6 +913,7 @@ export class RaftDriver {
       if (outcome === undefined) {
         partDone = true;
         this.applyingInParts = { entry, command, machine: this.stateMachine };
+        if (command.type === 'CloseSession' || command.type === 'ExpireSession') this.queuedSessionEnds.set(entry.index, command.sessionId);
         this.options.logger.info({ index: entry.index, type: command.type }, 'applying an entry that releases many locks, in parts');
         continue;
       }
@@ -884,9 +922,11 @@ export class RaftDriver {
     if (this.applyQueueHead === this.applyQueue.length) {
       this.applyQueue.length = 0;
       this.applyQueueHead = 0;
+      this.applyQueueNoted = 0;
     }
     this.options.metrics.applySeconds.observe((clock.monotonicMs() - startedMs) / 1000);
     if (this.applyingInParts === undefined && this.applyQueue.length === 0) return;
+    this.noteQueuedSessionEnds();
     this.applyResumeScheduled = true;
     setImmediate(() => {
       this.applyResumeScheduled = false;
@@ -905,6 +945,7 @@ export class RaftDriver {
   /** An entry is applied: answer the proposal waiting on it and tell the listeners. */
   private finishApplying(entry: LogEntry, command: LockCommand, outcome: ApplyOutcome): void {
     this.appliedIndex = entry.index;
+    if (this.queuedSessionEnds.size > 0) this.queuedSessionEnds.delete(entry.index);
     this.trackLeases(entry.index, command, outcome);
     const pending = this.pendingProposals.get(entry.index);
     if (pending) {
@@ -921,6 +962,15 @@ export class RaftDriver {
         this.options.logger.error({ index: entry.index, error: error instanceof Error ? error.stack : String(error) }, 'apply listener failed');
       }
     }
+  }
+
+  /**
+   * Runs `read` once the state machine is between entries, in the same turn as the check: what a
+   * read or a watch snapshot sees is the state after some whole entry, never one half applied.
+   */
+  async readBetweenEntries<Value>(read: () => Value): Promise<Value> {
+    while (this.applyingInParts !== undefined) await this.betweenEntries();
+    return read();
   }
 
   /** Resolves once no entry is being applied in parts (the state machine is between entries). */
@@ -1018,18 +1068,24 @@ export class RaftDriver {
   private recordReadStates(readStates: readonly ReadState[]): void {
     for (const readState of readStates) {
       const batch = this.readBatches.get(readState.requestContext);
-      if (!batch) continue;
-      batch.index = readState.index;
-      if (batch.waiters.some((waiter) => !waiter.untilApplied)) {
-        for (const waiter of batch.waiters) if (!waiter.untilApplied) waiter.resolve(readState.index);
-        batch.waiters = batch.waiters.filter((waiter) => waiter.untilApplied);
-      }
+      if (batch) batch.index = readState.index;
     }
   }
 
+  /**
+   * Serve the reads whose index is known: a read once that index is applied here, a leadership
+   * confirmation once every entry up to it was handed over (so a committed end of a session is
+   * known to keepalive(): applied, or queued and noted in queuedSessionEnds). Called after a step
+   * down failed every batch, so nothing is served by a member that no longer leads.
+   */
   private serveAppliedReads(): void {
     for (const [context, batch] of this.readBatches) {
-      if (batch.index === undefined || batch.index > this.appliedIndex) continue;
+      if (batch.index === undefined) continue;
+      if (batch.index <= this.handedOverIndex && batch.waiters.some((waiter) => !waiter.untilApplied)) {
+        for (const waiter of batch.waiters) if (!waiter.untilApplied) waiter.resolve(batch.index);
+        batch.waiters = batch.waiters.filter((waiter) => waiter.untilApplied);
+      }
+      if (batch.index > this.appliedIndex && batch.waiters.length > 0) continue;
       this.readBatches.delete(context);
       for (const waiter of batch.waiters) waiter.resolve(batch.index);
     }
