@@ -693,7 +693,7 @@ describe('an entry that releases many locks', () => {
       const batch = Array.from({ length: 1024 }, (_, offset) => leader.driver.propose(acquire(big, `held-${from + offset}`, `fill-${from + offset}`)));
       await settle(Promise.all(batch), 2_000);
     }
-    const outcomes: Record<string, { ok: boolean; code?: string; closeUnfinished: boolean }> = {};
+    const outcomes: Record<string, { ok: boolean; code?: string | undefined; closeUnfinished: boolean }> = {};
     const note = (what: string) => ({
       ok: () => (outcomes[what] = { ok: true, closeUnfinished: leader.driver.stateMachine.applyUnfinished() }),
       failed: (error: { code?: string }) => (outcomes[what] = { ok: false, code: error.code, closeUnfinished: leader.driver.stateMachine.applyUnfinished() }),
