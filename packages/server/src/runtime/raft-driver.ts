@@ -317,7 +317,9 @@ export class RaftDriver {
     const machine = this.stateMachine;
     const fillSlice = () => {
       if (this.stopped || this.stateMachine !== machine) return;
-      if (!machine.fillLookups(lookupFillRecordsPerSlice)) setImmediate(fillSlice);
+      // Entries waiting to be applied (a restart replaying its log tail) come first: the fill only
+      // makes lookups faster, and taking turns from the replay made a restarted member ready later.
+      if (this.applyResumeScheduled || !machine.fillLookups(lookupFillRecordsPerSlice)) setImmediate(fillSlice);
     };
     setImmediate(fillSlice);
   }
@@ -758,7 +760,10 @@ export class RaftDriver {
     const policy = this.options.snapshotPolicy;
     const enough = (policy.everyEntries > 0 && this.entriesSinceSnapshot >= policy.everyEntries) || (policy.everyBytes > 0 && this.bytesSinceSnapshot >= policy.everyBytes);
     const due = enough && this.bytesSinceSnapshot >= this.lastSnapshotBytes * snapshotLogBytesPerSnapshotByte;
-    if (due && this.compaction === undefined && this.snapshotPins === 0 && this.applyingInParts === undefined) void this.snapshotNow().catch((error: unknown) => this.options.onFatal(error));
+    // Not while entries wait to be applied: the snapshot would take turns from them (a restarted
+    // member replaying its log tail would be ready seconds later); the last turn of the backlog
+    // calls this again.
+    if (due && this.compaction === undefined && this.snapshotPins === 0 && !this.applyResumeScheduled && this.applyingInParts === undefined) void this.snapshotNow().catch((error: unknown) => this.options.onFatal(error));
   }
 
   /** Snapshot the state machine at the applied index now; resolves once durable. */
