@@ -735,4 +735,40 @@ describe('an entry that releases many locks', () => {
     expect(bigSeenByRead).toBeUndefined();
     expect(leader.fatalErrors).toEqual([]);
   });
+
+  test('a restarted member replays its log up to the commit index it stored back to back; entries committed after it are applied a slice per turn', async () => {
+    const term = asTerm(1);
+    const restarted = harness({
+      voters: oneVoter,
+      seed: (log) => {
+        const entries: LogEntry[] = Array.from({ length: 12 }, (_, position) => ({ kind: 'command', index: asLogIndex(position + 1), term, data: encodeCommand(openSession(60_000, `replayed-${position}`)) }));
+        log.memory.persist({ term, votedFor: n1, commitIndex: asLogIndex(12) }, entries);
+      },
+    });
+    let turn = 0;
+    let probing = true;
+    const probe = () => {
+      if (!probing) return;
+      turn++;
+      setImmediate(probe);
+    };
+    const applied: { index: number; turn: number }[] = [];
+    restarted.driver.onApply((index) => {
+      applied.push({ index, turn });
+      vi.setSystemTime(Date.now() + 4); // each entry "costs" 4 ms of the member's time
+    });
+    setImmediate(probe);
+    await startLeader(restarted);
+    const replayTurns = new Set(applied.filter((entry) => entry.index <= 12).map((entry) => entry.turn));
+    expect(applied.filter((entry) => entry.index <= 12)).toHaveLength(12);
+    expect(replayTurns.size).toBe(1);
+    // Twelve new entries committed together are sliced as usual: about 10 ms of them per turn.
+    const session = String(applied[0]?.index);
+    const acquires = Array.from({ length: 12 }, (_, position) => restarted.driver.propose(acquire(session, `later-${position}`, `later-${position}`)));
+    await settle(Promise.all(acquires), 1_000);
+    probing = false;
+    const laterTurns = new Set(applied.filter((entry) => entry.index > 13).map((entry) => entry.turn));
+    expect(laterTurns.size).toBeGreaterThanOrEqual(4);
+    expect(restarted.fatalErrors).toEqual([]);
+  });
 });

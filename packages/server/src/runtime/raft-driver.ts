@@ -241,6 +241,12 @@ export class RaftDriver {
   /** The last committed entry handed over to be applied (applied, or in applyQueue). */
   private handedOverIndex: LogIndex;
   /**
+   * The commit index on disk at start: replaying the log up to it is done back to back, as before
+   * the member serves anything (sliced, it made a restarted member with a million locks ready a
+   * second or more later); only what is applied after it is spread over turns.
+   */
+  private readonly replayThroughIndex: number;
+  /**
    * Session ends (CloseSession, ExpireSession) committed but not applied yet, by entry index: a
    * keepalive confirmed without waiting for apply must not be acknowledged for such a session.
    * Only entries left for a later turn are decoded for it (applyQueueNoted marks how far).
@@ -271,6 +277,7 @@ export class RaftDriver {
     this.softState = this.node.softState();
     this.appliedIndex = asLogIndex(this.stateMachine.lastAppliedIndex());
     this.handedOverIndex = this.appliedIndex;
+    this.replayThroughIndex = options.storage.initialHardState().commitIndex;
     const snapshot = options.storage.snapshotMetadata();
     assert(this.appliedIndex === snapshot.index, 'the state machine starts at the snapshot');
     // As of the snapshot: the entries after it re-apply their own changes (a joining member has none).
@@ -892,7 +899,8 @@ export class RaftDriver {
   private applyQueued(): void {
     const clock = this.options.clock;
     const startedMs = clock.monotonicMs();
-    for (let partDone = false; !partDone && clock.monotonicMs() - startedMs < applySliceMs; ) {
+    const replaying = this.appliedIndex < this.replayThroughIndex;
+    for (let partDone = false; !partDone && (replaying || clock.monotonicMs() - startedMs < applySliceMs); ) {
       const inParts = this.applyingInParts;
       if (inParts !== undefined) {
         partDone = true;
