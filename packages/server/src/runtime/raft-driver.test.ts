@@ -530,6 +530,27 @@ describe('leadership transfer', () => {
   });
 });
 
+/**
+ * Records the event-loop turn each entry is applied in (a probe counts turns), and makes every
+ * applied entry "cost" 4 ms of the member's clock, so the driver's apply slices show.
+ */
+function recordApplyTurns(driver: RaftDriver): { readonly applied: { index: number; turn: number }[]; stop: () => void } {
+  let turn = 0;
+  let probing = true;
+  const probe = () => {
+    if (!probing) return;
+    turn++;
+    setImmediate(probe);
+  };
+  setImmediate(probe);
+  const applied: { index: number; turn: number }[] = [];
+  driver.onApply((index) => {
+    applied.push({ index, turn });
+    vi.setSystemTime(Date.now() + 4);
+  });
+  return { applied, stop: () => (probing = false) };
+}
+
 describe('an entry that releases many locks', () => {
   const acquire = (sessionId: string, name: string, requestId: string): LockCommand => ({
     type: 'Acquire',
@@ -606,26 +627,15 @@ describe('an entry that releases many locks', () => {
     const leader = harness({ voters: threeVoters });
     await startLeader(leader);
     const holder = await open(leader, 60_000);
-    let turn = 0;
-    let probing = true;
-    const probe = () => {
-      if (!probing) return;
-      turn++;
-      setImmediate(probe);
-    };
-    const applied: { index: number; turn: number }[] = [];
-    leader.driver.onApply((index) => {
-      applied.push({ index, turn });
-      vi.setSystemTime(Date.now() + 4); // each entry "costs" 4 ms of the member's time
-    });
+    const turns = recordApplyTurns(leader.driver);
+    const applied = turns.applied;
     leader.peers.hold('appends');
     const acquires = Array.from({ length: 12 }, (_, position) => leader.driver.propose(acquire(holder, `slow-${position}`, `slow-${position}`)));
     await advance(5);
     expect(applied).toEqual([]);
-    setImmediate(probe);
     leader.peers.release('appends'); // all twelve commit at once
     await settle(Promise.all(acquires), 1_000);
-    probing = false;
+    turns.stop();
     expect(applied.map((entry) => entry.index)).toEqual([...applied.map((entry) => entry.index)].sort((left, right) => left - right));
     const perTurn = new Map<number, number>();
     for (const entry of applied) perTurn.set(entry.turn, (perTurn.get(entry.turn) ?? 0) + 1);
@@ -745,19 +755,8 @@ describe('an entry that releases many locks', () => {
         log.memory.persist({ term, votedFor: n1, commitIndex: asLogIndex(12) }, entries);
       },
     });
-    let turn = 0;
-    let probing = true;
-    const probe = () => {
-      if (!probing) return;
-      turn++;
-      setImmediate(probe);
-    };
-    const applied: { index: number; turn: number }[] = [];
-    restarted.driver.onApply((index) => {
-      applied.push({ index, turn });
-      vi.setSystemTime(Date.now() + 4); // each entry "costs" 4 ms of the member's time
-    });
-    setImmediate(probe);
+    const turns = recordApplyTurns(restarted.driver);
+    const applied = turns.applied;
     await startLeader(restarted);
     const replayTurns = new Set(applied.filter((entry) => entry.index <= 12).map((entry) => entry.turn));
     expect(applied.filter((entry) => entry.index <= 12)).toHaveLength(12);
@@ -766,7 +765,7 @@ describe('an entry that releases many locks', () => {
     const session = String(applied[0]?.index);
     const acquires = Array.from({ length: 12 }, (_, position) => restarted.driver.propose(acquire(session, `later-${position}`, `later-${position}`)));
     await settle(Promise.all(acquires), 1_000);
-    probing = false;
+    turns.stop();
     const laterTurns = new Set(applied.filter((entry) => entry.index > 13).map((entry) => entry.turn));
     expect(laterTurns.size).toBeGreaterThanOrEqual(4);
     expect(restarted.fatalErrors).toEqual([]);
