@@ -393,8 +393,7 @@ async function sessionEnd(cluster: LocalCluster, count: number, options: Options
       scenario: `session end (${count} locks, ${timing.heartbeatMs}/${timing.electionTimeoutMs})`,
       operations: count,
       closeSeconds,
-      probeCycleMs: percentiles(probeMs),
-      latencyMs: percentiles(probeMs),
+      latencyMs: percentiles(probeMs), // the other client's lock cycles around the close
       leaderChanges,
       ...meter(),
       notes: `close answered after ${closeSeconds} s; another client's lock cycles around it: slowest ${round(Math.max(...probeMs))} ms of ${probeMs.length}; leader changes seen by any member: ${leaderChanges}`,

@@ -158,7 +158,10 @@ export function heldInGrantOrder(session: SessionRecord): LockRecord[] {
   return held;
 }
 
-export function compareGrantOrder(left: LockRecord, right: LockRecord): number {
+/** Where a grant sits in its holder's grant order. */
+export type GrantPosition = Pick<LockRecord, 'token' | 'grantSub'>;
+
+export function compareGrantOrder(left: GrantPosition, right: GrantPosition): number {
   return left.token - right.token || left.grantSub - right.grantSub;
 }
 

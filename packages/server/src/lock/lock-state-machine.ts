@@ -42,7 +42,19 @@ import {
   type ProclaimValue,
   type ReleaseValue,
 } from './lock-results.js';
-import { compareGrantOrder, heldInGrantOrder, linkHeld, newLockRecord, SessionRecord, unlinkHeld, waiterCountOf, waitsInQueueOrder, type LockRecord, type LockWaiter } from './lock-records.js';
+import {
+  compareGrantOrder,
+  heldInGrantOrder,
+  linkHeld,
+  newLockRecord,
+  SessionRecord,
+  unlinkHeld,
+  waiterCountOf,
+  waitsInQueueOrder,
+  type GrantPosition,
+  type LockRecord,
+  type LockWaiter,
+} from './lock-records.js';
 import { plainSnapshotFormat, type LockRecordSnapshot, type LockSnapshot, type SessionSnapshot } from './lock-snapshot.js';
 import { defaultRecordsPerPart, LockSnapshotCursor } from './lock-snapshot-cursor.js';
 import { LockSnapshotLoader, type RestoredLockState } from './lock-snapshot-loader.js';
@@ -81,9 +93,8 @@ interface SessionEnding {
   readonly sorted: readonly LockRecord[] | null;
   /** Locks released so far (sorted[0 .. released) when sorted). */
   released: number;
-  /** Grant position (token, grantSub) of the last lock released, to assert that releases go in grant order. */
-  lastToken: number;
-  lastGrantSub: number;
+  /** Grant position of the last lock released, to assert that releases go in grant order. */
+  lastReleased: GrantPosition | null;
   readonly events: LockEvent[];
   /** The command's own result, set by settle() once the command returns (before any release). */
   result: CommandResult | undefined;
@@ -176,10 +187,9 @@ export class LockStateMachine {
       const record = sorted === null ? session.heldHead : sorted[ending.released];
       if (record === null || record === undefined) break;
       assert(record.holder === session, 'a session holds the locks of its held list');
-      assert(ending.lastToken < record.token || (ending.lastToken === record.token && ending.lastGrantSub < record.grantSub), 'a session releases its locks in grant order');
-      // Read before the release: a lock handed on gets the new holder's grant position.
-      ending.lastToken = record.token;
-      ending.lastGrantSub = record.grantSub;
+      assert(ending.lastReleased === null || compareGrantOrder(ending.lastReleased, record) < 0, 'a session releases its locks in grant order');
+      // Copied before the release: a lock handed on takes the new holder's grant position.
+      ending.lastReleased = { token: record.token, grantSub: record.grantSub };
       this.releaseHolder(index, record, eventType, events);
       ending.released++;
     }
@@ -187,7 +197,6 @@ export class LockStateMachine {
     assert(sorted === null || ending.released === sorted.length, 'every sorted lock was released');
     const { result, remember } = ending;
     assert(result !== undefined, 'the ending command has its result before its locks are released');
-    assert(session.heldCount === 0, 'an ended session holds nothing');
     this.sessions.delete(session.sessionId);
     this.ending = null;
     if (remember !== undefined) this.dedupe.record(remember.requestId, index, remember.fingerprint, result);
@@ -314,7 +323,7 @@ export class LockStateMachine {
     // A list built by grants is in grant order already: walking it costs nothing up front, where
     // collecting and sorting a million records would stall the member before the first part.
     const sorted = session.heldInGrantOrder ? null : heldInGrantOrder(session);
-    this.ending = { index, session, eventType, sorted, released: 0, lastToken: 0, lastGrantSub: -1, events, result: undefined, remember: undefined };
+    this.ending = { index, session, eventType, sorted, released: 0, lastReleased: null, events, result: undefined, remember: undefined };
   }
 
   // ---- acquire, cancel, release --------------------------------------------------------------

@@ -879,8 +879,8 @@ export class RaftDriver {
     for (let position = Math.max(this.applyQueueNoted, this.applyQueueHead); position < this.applyQueue.length; position++) {
       const entry = this.applyQueue[position];
       if (entry?.kind !== 'command') continue;
-      const command = decodeCommand(entry.data);
-      if (command.type === 'CloseSession' || command.type === 'ExpireSession') this.queuedSessionEnds.set(entry.index, command.sessionId);
+      const ended = sessionEndedBy(decodeCommand(entry.data));
+      if (ended !== undefined) this.queuedSessionEnds.set(entry.index, ended);
     }
     this.applyQueueNoted = this.applyQueue.length;
   }
@@ -926,7 +926,8 @@ export class RaftDriver {
       if (outcome === undefined) {
         partDone = true;
         this.applyingInParts = { entry, command, machine: this.stateMachine };
-        if (command.type === 'CloseSession' || command.type === 'ExpireSession') this.queuedSessionEnds.set(entry.index, command.sessionId);
+        const ended = sessionEndedBy(command);
+        if (ended !== undefined) this.queuedSessionEnds.set(entry.index, ended);
         this.options.logger.info({ index: entry.index, type: command.type }, 'applying an entry that releases many locks, in parts');
         continue;
       }
@@ -1151,4 +1152,9 @@ export class RaftDriver {
     metrics.locksHeld.set(stats.locksHeld);
     metrics.waiters.set(stats.waiters);
   }
+}
+
+/** The session a command ends, if it is a CloseSession or an ExpireSession. */
+function sessionEndedBy(command: LockCommand): string | undefined {
+  return command.type === 'CloseSession' || command.type === 'ExpireSession' ? command.sessionId : undefined;
 }
