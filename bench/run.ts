@@ -8,7 +8,10 @@
 //   pnpm bench --scenarios failover --timings 100/1000,50/300
 //   pnpm bench --scenarios scale --scale 1000,10000,100000,1000000
 //   pnpm bench --scenarios session-end --session-end-locks 200000,1000000
+//   pnpm bench --scenarios single,uncontended,contended --repeat 3   (rounds in turn, then a median row each)
 //   pnpm bench --scenarios uncontended --cpu-prof /tmp/profiles   (members write .cpuprofile files)
+//
+// A bad flag gets one line naming it and exit code 2, before any cluster starts.
 
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -510,41 +513,116 @@ function dirBytes(path: string): number {
   return total;
 }
 
-function parseTiming(text: string): Timing {
-  const [heartbeatMs, electionTimeoutMs] = text.split('/').map(Number);
-  if (!(Number(heartbeatMs) > 0) || !(Number(electionTimeoutMs) > Number(heartbeatMs))) throw new Error(`timing must be HEARTBEAT/ELECTION in ms, got ${text}`);
+/** A bad flag: `pnpm bench` prints this one line and exits 2, before any cluster starts. */
+class UsageError extends Error {}
+
+const scenarioNames = ['single', 'uncontended', 'contended', 'failover', 'graceful', 'saturated', 'compaction', 'scale', 'session-end'] as const;
+type ScenarioName = (typeof scenarioNames)[number];
+
+function parseTiming(flag: string, text: string): Timing {
+  const [heartbeatMs, electionTimeoutMs, extra] = text.split('/').map(Number);
+  if (extra !== undefined || !(Number(heartbeatMs) > 0) || !(Number(electionTimeoutMs) > Number(heartbeatMs))) {
+    throw new UsageError(`--${flag} must be HEARTBEAT/ELECTION in ms with ELECTION above HEARTBEAT (say 100/1000), got ${text}`);
+  }
   return { heartbeatMs: Number(heartbeatMs), electionTimeoutMs: Number(electionTimeoutMs) };
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      scenarios: { type: 'string', default: 'single,uncontended,contended,failover,graceful,saturated' },
-      seconds: { type: 'string', default: '10' },
-      'warm-up-seconds': { type: 'string', default: '2' },
-      'failover-rounds': { type: 'string', default: '10' },
-      scale: { type: 'string', default: '1000,10000,100000,1000000' },
-      'session-end-locks': { type: 'string', default: '200000,1000000' },
-      timing: { type: 'string', default: '100/1000' },
-      timings: { type: 'string', default: '100/1000,50/300' },
-      'saturated-seconds': { type: 'string', default: '60' },
-      'saturated-timing': { type: 'string', default: '50/300' },
-      'cpu-prof': { type: 'string' },
-    },
+function numberFlag(flag: string, text: string, { min, whole }: { min: number; whole: boolean }): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < min || (whole && !Number.isSafeInteger(value))) {
+    throw new UsageError(`--${flag} must be ${whole ? 'a whole number' : 'a number'} ≥ ${min}, got ${text}`);
+  }
+  return value;
+}
+
+function listFlag<T>(flag: string, text: string, parse: (item: string) => T): T[] {
+  const items = text.split(',');
+  if (items.some((item) => item.trim() === '')) throw new UsageError(`--${flag} is a comma-separated list with no empty items, got ${text}`);
+  return items.map(parse);
+}
+
+function parseOptions(args: readonly string[]): { options: Options; scenarios: ScenarioName[]; repeat: number } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: {
+        scenarios: { type: 'string', default: 'single,uncontended,contended,failover,graceful,saturated' },
+        seconds: { type: 'string', default: '10' },
+        'warm-up-seconds': { type: 'string', default: '2' },
+        'failover-rounds': { type: 'string', default: '10' },
+        scale: { type: 'string', default: '1000,10000,100000,1000000' },
+        'session-end-locks': { type: 'string', default: '200000,1000000' },
+        timing: { type: 'string', default: '100/1000' },
+        timings: { type: 'string', default: '100/1000,50/300' },
+        'saturated-seconds': { type: 'string', default: '60' },
+        'saturated-timing': { type: 'string', default: '50/300' },
+        repeat: { type: 'string', default: '1' },
+        'cpu-prof': { type: 'string' },
+      },
+    }));
+  } catch (error) {
+    // node:util's own message names the flag ("Unknown option '--secs'"); its first line is enough.
+    throw new UsageError(String((error as Error).message).split('\n')[0]);
+  }
+  const scenarios = listFlag('scenarios', values.scenarios, (name) => {
+    if (!(scenarioNames as readonly string[]).includes(name)) throw new UsageError(`--scenarios: unknown scenario ${name} (known: ${scenarioNames.join(', ')})`);
+    return name as ScenarioName;
   });
   const options: Options = {
-    seconds: Number(values.seconds),
-    warmUpSeconds: Number(values['warm-up-seconds']),
-    timing: parseTiming(String(values.timing)),
-    leaderLossTimings: String(values.timings).split(',').map(parseTiming),
-    failoverRounds: Number(values['failover-rounds']),
-    saturatedSeconds: Number(values['saturated-seconds']),
-    saturatedTiming: parseTiming(String(values['saturated-timing'])),
-    scaleCounts: String(values.scale).split(',').map(Number),
-    sessionEndCounts: String(values['session-end-locks']).split(',').map(Number),
+    seconds: numberFlag('seconds', values.seconds, { min: 1, whole: false }),
+    warmUpSeconds: numberFlag('warm-up-seconds', values['warm-up-seconds'], { min: 0, whole: false }),
+    timing: parseTiming('timing', values.timing),
+    leaderLossTimings: listFlag('timings', values.timings, (item) => parseTiming('timings', item)),
+    failoverRounds: numberFlag('failover-rounds', values['failover-rounds'], { min: 1, whole: true }),
+    saturatedSeconds: numberFlag('saturated-seconds', values['saturated-seconds'], { min: 1, whole: false }),
+    saturatedTiming: parseTiming('saturated-timing', values['saturated-timing']),
+    scaleCounts: listFlag('scale', values.scale, (item) => numberFlag('scale', item, { min: 1, whole: true })),
+    sessionEndCounts: listFlag('session-end-locks', values['session-end-locks'], (item) => numberFlag('session-end-locks', item, { min: 1, whole: true })),
     cpuProfileDir: values['cpu-prof'],
   };
-  const scenarios = String(values.scenarios).split(',');
+  return { options, scenarios, repeat: numberFlag('repeat', values.repeat, { min: 1, whole: true }) };
+}
+
+/**
+ * With --repeat, one row per scenario: the median of each figure over its runs, taken figure by
+ * figure (the median throughput and the median p50 may come from different runs). A shared machine
+ * moves single runs by tens of percent; the median of a few alternating runs moves far less.
+ */
+function medianRows(results: readonly ScenarioResult[]): ScenarioResult[] {
+  const byScenario = new Map<string, ScenarioResult[]>();
+  for (const result of results) byScenario.set(result.scenario, [...(byScenario.get(result.scenario) ?? []), result]);
+  const rows: ScenarioResult[] = [];
+  for (const [scenario, runs] of byScenario) {
+    if (runs.length < 2) continue;
+    const median = (pick: (result: ScenarioResult) => number | undefined): number | undefined => {
+      const figures = runs.map(pick).filter((figure): figure is number => figure !== undefined);
+      return figures.length === 0 ? undefined : percentiles(figures).p50;
+    };
+    const throughputPerSecond = median((run) => run.throughputPerSecond);
+    const latency = runs.every((run) => run.latencyMs !== undefined)
+      ? { p50: median((run) => run.latencyMs?.p50), p90: median((run) => run.latencyMs?.p90), p99: median((run) => run.latencyMs?.p99), max: median((run) => run.latencyMs?.max) }
+      : undefined;
+    rows.push({
+      scenario: `${scenario} (median of ${runs.length})`,
+      ...(throughputPerSecond === undefined ? {} : { throughputPerSecond }),
+      ...(latency === undefined ? {} : { latencyMs: latency as Percentiles }),
+      notes: `each figure the median over ${runs.length} runs: ops/s ${runs.map((run) => run.throughputPerSecond ?? '–').join(', ')}; p50 ${runs.map((run) => run.latencyMs?.p50 ?? '–').join(', ')} ms`,
+    });
+  }
+  return rows;
+}
+
+function printRow(result: ScenarioResult): void {
+  const latency = result.latencyMs;
+  console.log(
+    `${result.scenario.padEnd(46)} ${String(result.throughputPerSecond ?? '').padStart(8)} ${String(latency?.p50 ?? '').padStart(9)} ${String(latency?.p90 ?? '').padStart(8)} ${String(latency?.p99 ?? '').padStart(8)} ${String(latency?.max ?? '').padStart(8)}   ${(result.memberCpuPercent ?? []).join('/').padEnd(22)}${String(result.clientCpuPercent ?? '')}`,
+  );
+  if (result.notes !== undefined) console.log(`    ${result.notes}`);
+}
+
+async function main(): Promise<void> {
+  const { options, scenarios, repeat } = parseOptions(process.argv.slice(2));
   const results: ScenarioResult[] = [];
   const startCluster = (timing: Timing) =>
     LocalCluster.start({
@@ -566,8 +644,25 @@ async function main(): Promise<void> {
       await cluster.stop();
     }
   };
-  for (const scenario of scenarios) {
-    console.error(`running ${scenario}…`);
+  // Round after round of the whole list, so repeated runs of one scenario are spread over time.
+  for (let round = 1; round <= repeat; round++) {
+    for (const scenario of scenarios) {
+      console.error(repeat === 1 ? `running ${scenario}…` : `running ${scenario} (round ${round} of ${repeat})…`);
+      await runScenario(scenario);
+    }
+  }
+  console.log('\nscenario                                       ops/s      p50 ms   p90 ms   p99 ms   max ms   member CPU %          client CPU %');
+  for (const result of results) printRow(result);
+  const medians = repeat > 1 ? medianRows(results) : [];
+  if (medians.length > 0) console.log('');
+  for (const row of medians) printRow(row);
+  const directory = join(import.meta.dirname, 'results');
+  mkdirSync(directory, { recursive: true });
+  const file = join(directory, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ options, repeat, results, ...(medians.length > 0 ? { medians } : {}) }, null, 2));
+  console.log(`\nresults written to ${file}`);
+
+  async function runScenario(scenario: ScenarioName): Promise<void> {
     switch (scenario) {
       case 'uncontended':
         await withCluster(options.timing, (cluster) => uncontended(cluster, options));
@@ -596,23 +691,18 @@ async function main(): Promise<void> {
       case 'session-end':
         for (const count of options.sessionEndCounts) await withCluster(options.saturatedTiming, (cluster) => sessionEnd(cluster, count, options));
         break;
-      default:
-        throw new Error(`unknown scenario ${scenario}`);
+      default: {
+        const unknown: never = scenario;
+        throw new Error(`unknown scenario ${String(unknown)}`);
+      }
     }
   }
-  console.log('\nscenario                                       ops/s      p50 ms   p90 ms   p99 ms   max ms   member CPU %          client CPU %');
-  for (const result of results) {
-    const latency = result.latencyMs;
-    console.log(
-      `${result.scenario.padEnd(46)} ${String(result.throughputPerSecond ?? '').padStart(8)} ${String(latency?.p50 ?? '').padStart(9)} ${String(latency?.p90 ?? '').padStart(8)} ${String(latency?.p99 ?? '').padStart(8)} ${String(latency?.max ?? '').padStart(8)}   ${(result.memberCpuPercent ?? []).join('/').padEnd(22)}${String(result.clientCpuPercent ?? '')}`,
-    );
-    if (result.notes !== undefined) console.log(`    ${result.notes}`);
-  }
-  const directory = join(import.meta.dirname, 'results');
-  mkdirSync(directory, { recursive: true });
-  const file = join(directory, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ options, results }, null, 2));
-  console.log(`\nresults written to ${file}`);
 }
 
-await main();
+try {
+  await main();
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  console.error(`pnpm bench: ${error.message}`);
+  process.exitCode = 2;
+}
