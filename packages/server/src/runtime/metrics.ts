@@ -3,13 +3,25 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** What the state gauges show, read from the member when Prometheus scrapes. */
+export interface MemberState {
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly logEntries: number;
+  readonly snapshotIndex: number;
+  readonly sessions: number;
+  readonly locksHeld: number;
+  readonly waiters: number;
+}
+
 export class Metrics {
   readonly registry = new Registry();
+  private readState: (() => MemberState) | undefined;
   readonly term = new Gauge({ name: 'raftlock_term', help: 'Current Raft term', registers: [this.registry] });
   readonly isLeader = new Gauge({ name: 'raftlock_is_leader', help: '1 when this member is the leader', registers: [this.registry] });
   readonly leaderChanges = new Counter({ name: 'raftlock_leader_changes_total', help: 'Times this member learned of a leader other than the one it named just before', registers: [this.registry] });
-  readonly commitIndex = new Gauge({ name: 'raftlock_commit_index', help: 'Highest log index known committed', registers: [this.registry] });
-  readonly appliedIndex = new Gauge({ name: 'raftlock_applied_index', help: 'Highest log index applied to the lock state machine', registers: [this.registry] });
+  readonly commitIndex = this.stateGauge('raftlock_commit_index', 'Highest log index known committed', 'commitIndex');
+  readonly appliedIndex = this.stateGauge('raftlock_applied_index', 'Highest log index applied to the lock state machine', 'appliedIndex');
   readonly proposals = new Counter({ name: 'raftlock_proposals_total', help: 'Commands proposed by this member, by outcome', labelNames: ['outcome'], registers: [this.registry] });
   readonly fsyncSeconds = new Histogram({
     name: 'raftlock_fsync_duration_seconds',
@@ -36,16 +48,39 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly snapshotBytes = new Gauge({ name: 'raftlock_snapshot_bytes', help: 'Size of the latest snapshot this member took', registers: [this.registry] });
-  readonly logEntries = new Gauge({ name: 'raftlock_log_entries', help: 'Log entries kept on disk (compaction bounds them)', registers: [this.registry] });
-  readonly snapshotIndex = new Gauge({ name: 'raftlock_snapshot_index', help: 'Log index of the latest snapshot', registers: [this.registry] });
+  readonly logEntries = this.stateGauge('raftlock_log_entries', 'Log entries kept on disk (compaction bounds them)', 'logEntries');
+  readonly snapshotIndex = this.stateGauge('raftlock_snapshot_index', 'Log index of the latest snapshot', 'snapshotIndex');
   readonly configMembers = new Gauge({ name: 'raftlock_members', help: 'Members of the configuration in force, by role', labelNames: ['role'], registers: [this.registry] });
-  readonly sessions = new Gauge({ name: 'raftlock_sessions', help: 'Open sessions', registers: [this.registry] });
-  readonly locksHeld = new Gauge({ name: 'raftlock_locks_held', help: 'Locks and elections with a holder', registers: [this.registry] });
-  readonly waiters = new Gauge({ name: 'raftlock_waiters', help: 'Queued waiters across all locks', registers: [this.registry] });
+  readonly sessions = this.stateGauge('raftlock_sessions', 'Open sessions', 'sessions');
+  readonly locksHeld = this.stateGauge('raftlock_locks_held', 'Locks and elections with a holder', 'locksHeld');
+  readonly waiters = this.stateGauge('raftlock_waiters', 'Queued waiters across all locks', 'waiters');
   readonly clientConnections = new Gauge({ name: 'raftlock_client_connections', help: 'Open client WebSocket connections', registers: [this.registry] });
   readonly clientRequests = new Counter({ name: 'raftlock_client_requests_total', help: 'Client requests by op and outcome code', labelNames: ['op', 'code'], registers: [this.registry] });
 
   constructor(collectProcessMetrics: boolean) {
     if (collectProcessMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * Where the state gauges read from. They are sampled when scraped, not set as the state changes:
+   * setting seven gauges after every Ready loop cost the leader ~8 KiB of garbage and a dozen map
+   * lookups per acquire+release (an allocation profile of a single client, 2026-12-05), for values
+   * nobody reads between scrapes.
+   */
+  sampleStateFrom(readState: () => MemberState): void {
+    this.readState = readState;
+  }
+
+  private stateGauge(name: string, help: string, field: keyof MemberState): Gauge {
+    const read = () => this.readState?.()[field];
+    return new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        const value = read();
+        if (value !== undefined) this.set(value);
+      },
+    });
   }
 }

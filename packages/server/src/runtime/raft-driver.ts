@@ -47,7 +47,7 @@ import type { ReadState, Ready, SoftState } from '../raft/ready.js';
 import { snapshotChunkBytes } from '../storage/lmdb-storage.js';
 import type { PeerTransport } from '../transport/ports.js';
 import { decodeCommand, encodeCommand } from './command-codec.js';
-import type { Metrics } from './metrics.js';
+import type { MemberState, Metrics } from './metrics.js';
 import { SessionLeases } from './session-leases.js';
 import type { Clock } from './system-clock.js';
 
@@ -284,6 +284,7 @@ export class RaftDriver {
     this.appliedConfig = snapshot.config;
     this.appliedConfigIndex = snapshot.index;
     this.lastSnapshotBytes = options.storage.snapshotSizeBytes();
+    options.metrics.sampleStateFrom(() => this.memberState());
   }
 
   /** The transport is built after the driver (its inbound handler is driver.step). */
@@ -642,7 +643,6 @@ export class RaftDriver {
         this.handOver(ready);
       }
       this.transport?.flush();
-      this.updateGauges();
     } finally {
       this.readyLoopRunning = false;
     }
@@ -948,7 +948,6 @@ export class RaftDriver {
       try {
         this.applyQueued();
         this.afterApplying();
-        this.updateGauges();
         this.scheduleReady();
       } catch (error) {
         this.options.onFatal(error); // as from the Ready loop: a broken invariant stops the member
@@ -1139,18 +1138,19 @@ export class RaftDriver {
     }
   }
 
-  private updateGauges(): void {
-    const metrics = this.options.metrics;
-    const status = this.node;
-    metrics.commitIndex.set(status.currentCommitIndex());
-    metrics.appliedIndex.set(this.appliedIndex);
+  /** What the state gauges show when scraped. */
+  private memberState(): MemberState {
     const storage = this.options.storage;
-    metrics.logEntries.set(storage.lastIndex() - storage.firstIndex() + 1);
-    metrics.snapshotIndex.set(storage.snapshotMetadata().index);
     const stats = this.stateMachine.stats();
-    metrics.sessions.set(stats.sessions);
-    metrics.locksHeld.set(stats.locksHeld);
-    metrics.waiters.set(stats.waiters);
+    return {
+      commitIndex: this.node.currentCommitIndex(),
+      appliedIndex: this.appliedIndex,
+      logEntries: storage.lastIndex() - storage.firstIndex() + 1,
+      snapshotIndex: storage.snapshotMetadata().index,
+      sessions: stats.sessions,
+      locksHeld: stats.locksHeld,
+      waiters: stats.waiters,
+    };
   }
 }
 

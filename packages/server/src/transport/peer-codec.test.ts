@@ -218,6 +218,15 @@ describe('peer codec refuses malformed frames', () => {
     expect(expectRefused(rawFrame([{ ...validAppend, entries: [{ kind: 'noop', index: 5, term: 3, data: new Uint8Array(1) }] }])).message).toContain('at most 3');
   });
 
+  test('a refusal names the exact field that is wrong, down to the entry', () => {
+    expect(expectRefused(rawFrame([validHeartbeat, { ...validHeartbeat, round: -1 }])).message).toBe('frame[1].round: must be a non-negative safe integer');
+    expect(expectRefused(rawFrame([{ ...validHeartbeat, from: 7 }])).message).toBe('frame[0].from: must be a string');
+    expect(expectRefused(rawFrame([{ ...validHeartbeat, from: '' }])).message).toBe('frame[0].from: must not be empty');
+    expect(expectRefused(rawFrame([{ ...validAppend, entries: [{ kind: 'noop', index: 5, term: 'x' }] }])).message).toBe('frame[0].entries[0].term: must be a non-negative safe integer');
+    expect(expectRefused(rawFrame([{ ...validAppend, entries: [{ kind: 'noop', index: 5.5, term: 3 }] }])).message).toBe('frame[0].entries[0].index: must be a non-negative safe integer');
+    expect(expectRefused(rawFrame([{ ...validAppend, entries: [{ kind: 'command', index: 5, term: 3, data: 'text' }] }])).message).toBe('frame[0].entries[0].data: must be binary');
+  });
+
   test('node ids must be 1 to 64 characters, and a message to its own sender is refused', () => {
     expect(expectRefused(rawFrame([{ ...validHeartbeat, from: '' }])).message).toContain('must not be empty');
     expect(expectRefused(rawFrame([{ ...validHeartbeat, from: 'x'.repeat(65) }])).message).toContain('longer than 64');

@@ -86,17 +86,26 @@ function checkKeys(record: Record<string, unknown>, allowed: ReadonlySet<string>
   }
 }
 
-function readNonNegativeInteger(value: unknown, path: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw invalid(path, 'must be a non-negative safe integer');
-  }
+// Paths name a field in errors only. Every message and entry is checked on the hot path, so a
+// field's path is put together when it is wrong, not for each field that is right: the callers pass
+// the parent's path and the field's name.
+function fieldPath(path: string, field: string | undefined): string {
+  return field === undefined ? path : `${path}.${field}`;
+}
+
+function isNonNegativeInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function readNonNegativeInteger(value: unknown, path: string, field?: string): number {
+  if (!isNonNegativeInteger(value)) throw invalid(fieldPath(path, field), 'must be a non-negative safe integer');
   return value;
 }
 
-function readNodeId(value: unknown, path: string): string {
-  if (typeof value !== 'string') throw invalid(path, 'must be a string');
-  if (value.length === 0) throw invalid(path, 'must not be empty');
-  if (value.length > peerFrameLimits.maxNodeIdLength) throw invalid(path, `longer than ${peerFrameLimits.maxNodeIdLength} characters`);
+function readNodeId(value: unknown, path: string, field?: string): string {
+  if (typeof value !== 'string') throw invalid(fieldPath(path, field), 'must be a string');
+  if (value.length === 0) throw invalid(fieldPath(path, field), 'must not be empty');
+  if (value.length > peerFrameLimits.maxNodeIdLength) throw invalid(fieldPath(path, field), `longer than ${peerFrameLimits.maxNodeIdLength} characters`);
   return value;
 }
 
@@ -143,8 +152,8 @@ const noKeys: ReadonlySet<string> = new Set();
 
 function readEntry(value: unknown, path: string): LogEntry {
   if (!isPlainRecord(value)) throw invalid(path, 'must be an object');
-  const index = readNonNegativeInteger(value['index'], `${path}.index`);
-  const term = readNonNegativeInteger(value['term'], `${path}.term`);
+  const index = readNonNegativeInteger(value['index'], path, 'index');
+  const term = readNonNegativeInteger(value['term'], path, 'term');
   if (value['kind'] === 'noop') {
     checkKeys(value, noopEntryKeys, noKeys, path);
     return { kind: 'noop', index, term } as LogEntry;
@@ -176,30 +185,31 @@ function readEntries(value: unknown, path: string): LogEntry[] {
   return value.map((entry, position) => readEntry(entry, `${path}[${position}]`));
 }
 
-function readField(kind: FieldKind, value: unknown, path: string): unknown {
+function readField(kind: FieldKind, value: unknown, path: string, field: string): unknown {
   switch (kind) {
     case 'nodeId':
-      return readNodeId(value, path);
+      return readNodeId(value, path, field);
     case 'term':
     case 'index':
     case 'count':
-      return readNonNegativeInteger(value, path);
+      return readNonNegativeInteger(value, path, field);
     case 'optionalTerm':
-      return value === undefined ? undefined : readNonNegativeInteger(value, path);
+      return value === undefined ? undefined : readNonNegativeInteger(value, path, field);
     case 'boolean':
-      if (typeof value !== 'boolean') throw invalid(path, 'must be a boolean');
+      if (typeof value !== 'boolean') throw invalid(fieldPath(path, field), 'must be a boolean');
       return value;
     case 'entries':
-      return readEntries(value, path);
+      return readEntries(value, fieldPath(path, field));
     case 'snapshot':
-      return readSnapshotMetadata(value, path);
+      return readSnapshotMetadata(value, fieldPath(path, field));
   }
 }
 
 /** The log-shape rules the core asserts when it appends a leader's entries (raft-log.ts). */
 function checkAppendedEntries(message: Extract<Message, { type: 'AppendEntries' }>, path: string): void {
   let previousTerm: number = message.prevLogTerm;
-  for (const [position, entry] of message.entries.entries()) {
+  for (let position = 0; position < message.entries.length; position++) {
+    const entry = message.entries[position]!;
     if (entry.index !== message.prevLogIndex + 1 + position) throw invalid(`${path}.entries[${position}].index`, 'entries must follow prevLogIndex contiguously');
     if (entry.term < previousTerm) throw invalid(`${path}.entries[${position}].term`, 'terms never decrease along the log');
     if (entry.term > message.term) throw invalid(`${path}.entries[${position}].term`, "an entry's term never exceeds its leader's term");
@@ -207,9 +217,18 @@ function checkAppendedEntries(message: Extract<Message, { type: 'AppendEntries' 
   }
 }
 
-function isMessageType(value: unknown): value is MessageType {
-  return typeof value === 'string' && Object.hasOwn(fieldRules, value);
+/** A message type's fields as the validator walks them, built once from fieldRules. */
+interface MessageShape {
+  readonly allowedKeys: ReadonlySet<string>;
+  readonly fields: ReadonlyArray<readonly [field: string, kind: FieldKind]>;
 }
+
+const messageShapes: ReadonlyMap<string, MessageShape> = new Map(
+  Object.entries(fieldRules).map(([type, rules]: [string, Readonly<Record<string, FieldKind>>]) => [
+    type,
+    { allowedKeys: new Set(['type', ...Object.keys(rules)]), fields: Object.entries(rules) },
+  ]),
+);
 
 const optionalFields: ReadonlySet<string> = new Set(['conflictTerm']);
 
@@ -244,12 +263,11 @@ export function validatePeerMessage(value: unknown, path: string): PeerWireMessa
   if (!isPlainRecord(value)) throw invalid(path, 'must be an object');
   const type = value['type'];
   if (type === 'SnapshotChunk') return validateSnapshotChunk(value, path);
-  if (!isMessageType(type)) throw invalid(`${path}.type`, 'unknown message type');
-  const rules: Readonly<Record<string, FieldKind>> = fieldRules[type];
-  const allowed = new Set(['type', ...Object.keys(rules)]);
-  checkKeys(value, allowed, optionalFields, path);
+  const shape = typeof type === 'string' ? messageShapes.get(type) : undefined;
+  if (shape === undefined) throw invalid(`${path}.type`, 'unknown message type');
+  checkKeys(value, shape.allowedKeys, optionalFields, path);
   const message: Record<string, unknown> = { type };
-  for (const [field, kind] of Object.entries(rules)) message[field] = readField(kind, value[field], `${path}.${field}`);
+  for (const [field, kind] of shape.fields) message[field] = readField(kind, value[field], path, field);
   const result = message as unknown as Message;
   if (result.from === result.to) throw invalid(`${path}.to`, 'a member never messages itself');
   if (result.type === 'AppendEntries') checkAppendedEntries(result, path);
