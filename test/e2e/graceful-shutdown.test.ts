@@ -41,6 +41,8 @@ test('GET /healthz, /readyz and /metrics answer on the member port with the docu
   const client = new RetryingClient(() => [address]);
   const sessionId = String(expectOk(await client.call('session.open', {})).sessionId);
   expectOk(await client.call('lock.acquire', { sessionId, name: 'metered', mode: 'try' }));
+  expectOk(await client.call('lock.acquire', { sessionId, name: 'metered-2', mode: 'try' }));
+  expectOk(await client.call('election.campaign', { sessionId, name: 'metered-election', value: 'me' }));
   await sleep(50);
   const metrics = await (await fetch(`http://${address}/metrics`)).text();
   for (const name of [
@@ -53,13 +55,18 @@ test('GET /healthz, /readyz and /metrics answer on the member port with the docu
     'raftlock_apply_duration_seconds_bucket',
     'raftlock_sessions',
     'raftlock_locks_held',
+    'raftlock_elections_led',
     'raftlock_waiters',
+    'raftlock_log_entries',
+    'raftlock_snapshot_index',
+    'raftlock_members',
     'raftlock_client_connections',
     'process_cpu_seconds_total',
   ]) {
     expect(metrics, name).toMatch(new RegExp(`^${name}`, 'm'));
   }
-  expect(metrics).toMatch(/^raftlock_locks_held 1$/m);
+  expect(metrics).toMatch(/^raftlock_locks_held 2$/m);
+  expect(metrics).toMatch(/^raftlock_elections_led 1$/m);
   expect(metrics).toMatch(/^raftlock_sessions 1$/m);
   expect((await fetch(`http://${address}/nope`)).status).toBe(404);
   client.close();

@@ -5,7 +5,7 @@ const gaugeLine = (text: string, name: string) => text.split('\n').find((line) =
 
 test('the state gauges show what the member holds at the moment of the scrape, not when it last changed', async () => {
   const metrics = new Metrics(false);
-  let state: MemberState = { commitIndex: 7, appliedIndex: 6, logEntries: 5, snapshotIndex: 2, sessions: 3, locksHeld: 4, waiters: 1 };
+  let state: MemberState = { commitIndex: 7, appliedIndex: 6, logEntries: 5, snapshotIndex: 2, sessions: 3, locksHeld: 4, electionsLed: 2, waiters: 1 };
   metrics.sampleStateFrom(() => state);
   const first = await metrics.registry.metrics();
   expect(gaugeLine(first, 'raftlock_commit_index')).toBe('raftlock_commit_index 7');
@@ -14,6 +14,7 @@ test('the state gauges show what the member holds at the moment of the scrape, n
   expect(gaugeLine(first, 'raftlock_snapshot_index')).toBe('raftlock_snapshot_index 2');
   expect(gaugeLine(first, 'raftlock_sessions')).toBe('raftlock_sessions 3');
   expect(gaugeLine(first, 'raftlock_locks_held')).toBe('raftlock_locks_held 4');
+  expect(gaugeLine(first, 'raftlock_elections_led')).toBe('raftlock_elections_led 2');
   expect(gaugeLine(first, 'raftlock_waiters')).toBe('raftlock_waiters 1');
   state = { ...state, commitIndex: 9, locksHeld: 0 };
   const second = await metrics.registry.metrics();

@@ -11,6 +11,7 @@ export interface MemberState {
   readonly snapshotIndex: number;
   readonly sessions: number;
   readonly locksHeld: number;
+  readonly electionsLed: number;
   readonly waiters: number;
 }
 
@@ -52,7 +53,8 @@ export class Metrics {
   readonly snapshotIndex = this.stateGauge('raftlock_snapshot_index', 'Log index of the latest snapshot', 'snapshotIndex');
   readonly configMembers = new Gauge({ name: 'raftlock_members', help: 'Members of the configuration in force, by role', labelNames: ['role'], registers: [this.registry] });
   readonly sessions = this.stateGauge('raftlock_sessions', 'Open sessions', 'sessions');
-  readonly locksHeld = this.stateGauge('raftlock_locks_held', 'Locks and elections with a holder', 'locksHeld');
+  readonly locksHeld = this.stateGauge('raftlock_locks_held', 'Locks with a holder', 'locksHeld');
+  readonly electionsLed = this.stateGauge('raftlock_elections_led', 'Elections with a leader', 'electionsLed');
   readonly waiters = this.stateGauge('raftlock_waiters', 'Queued waiters across all locks', 'waiters');
   readonly clientConnections = new Gauge({ name: 'raftlock_client_connections', help: 'Open client WebSocket connections', registers: [this.registry] });
   readonly clientRequests = new Counter({ name: 'raftlock_client_requests_total', help: 'Client requests by op and outcome code', labelNames: ['op', 'code'], registers: [this.registry] });

@@ -1149,6 +1149,7 @@ export class RaftDriver {
       snapshotIndex: storage.snapshotMetadata().index,
       sessions: stats.sessions,
       locksHeld: stats.locksHeld,
+      electionsLed: stats.elections,
       waiters: stats.waiters,
     };
   }
