@@ -19,6 +19,7 @@ import {
   InternalError,
   isRetriable,
   isServiceError,
+  isWholeNumber,
   protocolLimits,
   UnavailableError,
   type ErrorCode,
@@ -153,14 +154,10 @@ export class Snapshots {
   }
 }
 
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
-
 function chunkProblem(chunk: SnapshotChunk, expected: number, first: SnapshotChunk | undefined): string | undefined {
   if (typeof chunk !== 'object' || chunk === null) return 'is not a map';
   if (chunk.chunk !== expected) return `says it is chunk ${String(chunk.chunk)}`;
-  if (!isCount(chunk.index) || !isCount(chunk.term) || !isCount(chunk.totalBytes) || !isCount(chunk.chunkCount)) return 'has a malformed index, term, totalBytes or chunkCount';
+  if (!isWholeNumber(chunk.index) || !isWholeNumber(chunk.term) || !isWholeNumber(chunk.totalBytes) || !isWholeNumber(chunk.chunkCount)) return 'has a malformed index, term, totalBytes or chunkCount';
   if (!(chunk.data instanceof Uint8Array)) return 'has no binary data';
   if (chunk.data.byteLength > protocolLimits.maxSnapshotChunkBytes) return `carries ${chunk.data.byteLength} bytes (at most ${protocolLimits.maxSnapshotChunkBytes})`;
   // Every chunk carries data, so chunkCount bounds the work by totalBytes (an empty snapshot is one empty chunk).

@@ -22,6 +22,7 @@ export {
 } from './service-error.js';
 export { protocolLimits } from './limits.js';
 export { utf8ByteLength } from './utf8-length.js';
+export { isWholeNumber } from './whole-number.js';
 export {
   mutatingOperations,
   type ClientRequest,

@@ -15,6 +15,7 @@ import { decodeFrame, encodeFrame, FrameDecodeError } from './frame-codec.js';
 import type { MemberInfo } from './client-protocol.js';
 import { protocolLimits } from './limits.js';
 import { memberAddressProblem, memberIdProblem } from './member-address.js';
+import { isWholeNumber } from './whole-number.js';
 
 export const snapshotFileMagic = 'RLSNAP01';
 /** The magic and the header length: what to read first to learn how long the header is. */
@@ -41,10 +42,6 @@ export class SnapshotFileError extends Error {
 
 const magicBytes = new TextEncoder().encode(snapshotFileMagic);
 
-function isIndex(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
-
 function memberProblem(value: unknown, position: number): string | undefined {
   const where = `members[${position}]`;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return `${where} must be a map`;
@@ -63,9 +60,9 @@ function memberProblem(value: unknown, position: number): string | undefined {
 export function snapshotFileHeaderProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) return 'the header must be a map';
   const header = value as Record<string, unknown>;
-  if (!isIndex(header.index)) return 'header.index must be an integer ≥ 0';
-  if (!isIndex(header.term)) return 'header.term must be an integer ≥ 0';
-  if (!isIndex(header.totalBytes)) return 'header.totalBytes must be an integer ≥ 0';
+  if (!isWholeNumber(header.index)) return 'header.index must be an integer ≥ 0';
+  if (!isWholeNumber(header.term)) return 'header.term must be an integer ≥ 0';
+  if (!isWholeNumber(header.totalBytes)) return 'header.totalBytes must be an integer ≥ 0';
   if (typeof header.createdAt !== 'string' || Number.isNaN(Date.parse(header.createdAt))) return 'header.createdAt must be an ISO 8601 time';
   if (!Array.isArray(header.members)) return 'header.members must be a list';
   const members: unknown[] = header.members;

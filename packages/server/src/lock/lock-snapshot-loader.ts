@@ -13,6 +13,7 @@
 //   a queue is in arrival order, without its holder, and holds a session at most once
 //   dedupe entries strictly increase in index
 
+import { isWholeNumber } from '@raftlock/protocol';
 import { assert } from '../assert.js';
 import { DedupeTable } from './dedupe-table.js';
 import type { LockKind, LockLimits } from './lock-commands.js';
@@ -97,10 +98,10 @@ export class LockSnapshotLoader<Machine> {
     assert(this.section === -1, 'the header comes first, once');
     this.section = sectionOrder.header;
     assert(header.format === lockSnapshotFormat, 'the snapshot format is one this version reads');
-    assert(isCount(header.appliedIndex), 'a snapshot is taken at an index');
+    assert(isWholeNumber(header.appliedIndex), 'a snapshot is taken at an index');
     assert(isFiniteNumber(header.leaderTimeMs), 'the leader time is a finite number');
     for (const count of [header.sessionCount, header.lockCount, header.electionCount, header.dedupeCount]) {
-      assert(isCount(count), 'header counts are whole numbers');
+      assert(isWholeNumber(count), 'header counts are whole numbers');
     }
     this.header = header;
   }
@@ -124,12 +125,12 @@ export class LockSnapshotLoader<Machine> {
       const ttlMs = part.ttlMs[position];
       const clientName = part.clientNames[position];
       const createdTimeMs = part.createdTimesMs[position];
-      assert(isCount(createdIndex), 'a session is created at an index');
+      assert(isWholeNumber(createdIndex), 'a session is created at an index');
       assert(createdIndex >= 1, 'a session is created at an index');
       assert(createdIndex <= appliedIndex, 'sessions are created by applied entries');
       const previous = this.ordinals[this.ordinals.length - 1];
       assert(previous === undefined || previous.createdIndex < createdIndex, 'sessions come in creation order, each once');
-      assert(isCount(ttlMs), 'a session TTL is a whole number');
+      assert(isWholeNumber(ttlMs), 'a session TTL is a whole number');
       assert(typeof clientName === 'string', 'a client name is a string');
       assert(isFiniteNumber(createdTimeMs), 'a session creation time is a finite number');
       const session = new SessionRecord(String(createdIndex), ttlMs, clientName, createdIndex, createdTimeMs);
@@ -155,15 +156,15 @@ export class LockSnapshotLoader<Machine> {
       const value = part.values[position];
       const waiterCount = part.waiterCounts[position];
       assert(typeof name === 'string', 'a lock name is a string');
-      assert(isCount(token), 'a token is an index');
+      assert(isWholeNumber(token), 'a token is an index');
       assert(token >= 1, 'a token is a valid index');
       assert(token <= appliedIndex, 'a token comes from an applied entry');
-      assert(isCount(grantSub), 'a grant sub-position is a whole number');
+      assert(isWholeNumber(grantSub), 'a grant sub-position is a whole number');
       assert(isFiniteNumber(sinceTimeMs), 'a grant time is a finite number');
       assert(typeof metadata === 'string', 'metadata is a string');
       assert(typeof value === 'string', 'a value is a string');
       assert(kind === 'election' || value === '', 'a lock holder carries no value');
-      assert(isCount(waiterCount), 'a waiter count is a whole number');
+      assert(isWholeNumber(waiterCount), 'a waiter count is a whole number');
       assert(waiterPosition + waiterCount <= waiterTotal, 'the waiter columns hold every counted waiter');
       const record = newLockRecord(kind, name, holder, token, grantSub, sinceTimeMs, metadata, value, 0);
       table.insertLargest(record); // asserts that names strictly increase
@@ -189,7 +190,7 @@ export class LockSnapshotLoader<Machine> {
       assert(session !== record.holder, 'the holder does not also wait');
       assert(!session.waits.has(record), 'a session waits at most once per lock');
       assert(typeof requestId === 'string', 'a waiter request id is a string');
-      assert(isCount(sinceIndex), 'a waiter queued at an index');
+      assert(isWholeNumber(sinceIndex), 'a waiter queued at an index');
       assert(sinceIndex > previousSinceIndex, 'the queue is in arrival (index) order');
       assert(sinceIndex <= appliedIndex, 'waiters come from applied entries');
       assert(typeof metadata === 'string', 'waiter metadata is a string');
@@ -204,7 +205,7 @@ export class LockSnapshotLoader<Machine> {
   }
 
   private sessionAt(ordinal: number | undefined): SessionRecord {
-    assert(isCount(ordinal), 'a session reference is a position');
+    assert(isWholeNumber(ordinal), 'a session reference is a position');
     const session = this.ordinals[ordinal];
     assert(session !== undefined, 'a holder or waiter is a session of the snapshot');
     return session;
@@ -221,18 +222,13 @@ export class LockSnapshotLoader<Machine> {
       const result = part.results[position];
       const fingerprint = fingerprints?.[position] ?? undefined;
       assert(typeof requestId === 'string', 'a dedupe request id is a string');
-      assert(isCount(index), 'a dedupe entry is recorded at an index');
+      assert(isWholeNumber(index), 'a dedupe entry is recorded at an index');
       assert(index <= appliedIndex, 'dedupe entries come from applied entries');
       assert(result !== undefined, 'a dedupe entry has a result');
       this.dedupe.restoreEntry(requestId, index, fingerprint, result); // asserts increasing indexes and fingerprint range
     }
     this.dedupeCount += count;
   }
-}
-
-/** A whole number usable as an index, count or position. */
-function isCount(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= 0;
 }
 
 function isFiniteNumber(value: unknown): value is number {

@@ -8,6 +8,7 @@
 // AppendEntries' entries are contiguous after prevLogIndex with terms that never decrease and never
 // exceed the sender's term (the core asserts contiguity when it appends them).
 
+import { isWholeNumber } from '@raftlock/protocol';
 import { asNodeId } from '../ids.js';
 import { makeConfig, type ClusterConfig, type ClusterMember } from '../raft/cluster-config.js';
 import type { LogEntry, SnapshotMetadata } from '../raft/log-entry.js';
@@ -93,12 +94,8 @@ function fieldPath(path: string, field: string | undefined): string {
   return field === undefined ? path : `${path}.${field}`;
 }
 
-function isNonNegativeInteger(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
-
 function readNonNegativeInteger(value: unknown, path: string, field?: string): number {
-  if (!isNonNegativeInteger(value)) throw invalid(fieldPath(path, field), 'must be a non-negative safe integer');
+  if (!isWholeNumber(value)) throw invalid(fieldPath(path, field), 'must be a non-negative safe integer');
   return value;
 }
 
